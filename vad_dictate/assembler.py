@@ -1,0 +1,276 @@
+"""Utterance assembler: turns Deepgram results into committed utterances, each exactly once.
+
+Pure: no I/O, no clock reads; wall time comes in as ``now`` arguments.
+
+Rules (all "which utterance does this result belong to" logic lives here):
+
+1. Every Finalize the client sends marks a boundary on the channel's stream clock:
+   the number of samples sent before it. Boundaries partition the stream clock,
+   so each utterance owns the span from the previous boundary to its own.
+2. A word belongs to the utterance whose span contains the word's midpoint, never
+   to whichever utterance happens to be waiting when it arrives. A result that
+   straddles a boundary is split word by word.
+3. An utterance commits once, on the first of: a ``from_finalize`` result whose
+   span reaches its boundary (with or without text: an empty acknowledgement
+   after server endpointing already gave the words commits those words); the
+   acknowledgement timeout; or :meth:`Assembler.flush` at shutdown. Utterances of
+   a channel commit in order.
+4. Finals are deduplicated per word (start, end, text); a word at or before a
+   committed boundary that was never printed is committed on its own as
+   ``late`` rather than lost; one already printed is dropped.
+5. Interim text replaces the previous interim; it never appends.
+6. Empty utterances are never emitted.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from vad_dictate.protocol import FinalResult, InterimResult
+
+Outcome = Literal["ack", "timeout", "flush", "late"]
+
+# An acknowledgement whose span ends this close before a boundary still reaches it:
+# servers report float32-ish clocks.
+_ACK_TOLERANCE_S = 0.25
+_SEEN_WORDS = 4096
+_HISTORY = 64  # committed utterances remembered to place late words
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceInfo:
+    """What the client knows about an utterance when it sends its Finalize."""
+
+    channel: int
+    start: float  # capture seconds of the first speech
+    end: float  # capture seconds of the last speech
+    trigger: str
+    last_speech_at: float = 0.0  # the shell's wall time for that last speech frame
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """A finished utterance: print it."""
+
+    info: UtteranceInfo
+    text: str
+    outcome: Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Partial:
+    """The channel's not-yet-committed text changed (finals so far plus the interim)."""
+
+    channel: int
+    text: str
+
+
+AssemblerEvent = Committed | Partial
+
+
+@dataclass(slots=True)
+class _Token:
+    mid: int  # stream sample of the word's midpoint
+    start: int
+    text: str
+
+
+@dataclass(slots=True)
+class _Segment:
+    start: int
+    tokens: list[_Token]
+    transcript: str  # used verbatim when the whole segment lands in one utterance
+
+
+@dataclass(slots=True)
+class _Pending:
+    boundary: int
+    info: UtteranceInfo
+    sent_at: float
+
+
+@dataclass(slots=True)
+class _Channel:
+    segments: list[_Segment] = field(default_factory=list)
+    pending: deque[_Pending] = field(default_factory=deque)
+    committed_upto: int = 0
+    interim: str = ""
+    interim_end: int = 0
+    seen: set[tuple[int, int, str]] = field(default_factory=set)
+    seen_order: deque[tuple[int, int, str]] = field(default_factory=deque)
+    history: deque[tuple[int, int, UtteranceInfo]] = field(
+        default_factory=lambda: deque(maxlen=_HISTORY)
+    )
+
+
+def _join(parts: list[str]) -> str:
+    return " ".join(" ".join(p.split()) for p in parts if p.strip())
+
+
+class Assembler:
+    """Maps final results to utterances by stream-clock span and commits each once."""
+
+    def __init__(self, channels: int = 1, sample_rate: int = 16000, ack_timeout: float = 2.0):
+        if channels < 1 or sample_rate <= 0 or ack_timeout <= 0:
+            raise ValueError("channels, sample_rate and ack_timeout must be positive")
+        self._rate = sample_rate
+        self._timeout = ack_timeout
+        self._channels = [_Channel() for _ in range(channels)]
+
+    def pending_count(self) -> int:
+        """Number of finalized utterances still waiting for their commit."""
+        return sum(len(ch.pending) for ch in self._channels)
+
+    def finalize_sent(self, boundary: int, info: UtteranceInfo, now: float) -> None:
+        """Record that a Finalize for ``info.channel`` followed ``boundary`` stream samples."""
+        ch = self._channel(info.channel)
+        last = ch.pending[-1].boundary if ch.pending else ch.committed_upto
+        if boundary < last:
+            raise ValueError(f"boundary {boundary} goes back before {last}")
+        ch.pending.append(_Pending(boundary, info, now))
+
+    def on_interim(self, result: InterimResult) -> list[AssemblerEvent]:
+        """Replace the channel's interim text."""
+        ch = self._maybe_channel(result.channel)
+        end = self._samples(result.start + result.duration)
+        if ch is None or end <= ch.committed_upto or end < ch.interim_end:
+            return []  # stale: an older restatement or a span already committed
+        ch.interim, ch.interim_end = " ".join(result.transcript.split()), end
+        return [Partial(result.channel, self._partial_text(ch))]
+
+    def on_final(self, result: FinalResult) -> list[AssemblerEvent]:
+        """Take a final result; return the utterances it completes."""
+        ch = self._maybe_channel(result.channel)
+        if ch is None:
+            return []
+        events: list[AssemblerEvent] = []
+        segment = self._segment(ch, result)
+        if segment.tokens:
+            late = [t for t in segment.tokens if t.mid < ch.committed_upto]
+            if late:
+                events.extend(self._commit_late(result.channel, ch, late))
+            segment.tokens = [t for t in segment.tokens if t.mid >= ch.committed_upto]
+            if segment.tokens:
+                ch.segments.append(segment)
+                ch.segments.sort(key=lambda s: s.start)
+        if self._samples(result.start + result.duration) >= ch.interim_end:
+            ch.interim = ""
+        if result.from_finalize:
+            events.extend(self._acknowledge(ch, self._samples(result.start + result.duration)))
+        events.append(Partial(result.channel, self._partial_text(ch)))
+        return events
+
+    def tick(self, now: float) -> list[Committed]:
+        """Commit utterances whose acknowledgement did not come within the timeout."""
+        out: list[Committed] = []
+        for ch in self._channels:
+            while ch.pending and now - ch.pending[0].sent_at >= self._timeout:
+                out.extend(self._commit_oldest(ch, "timeout"))
+        return out
+
+    def flush(self, end_info: UtteranceInfo | None = None) -> list[Committed]:
+        """Commit everything held (shutdown); words after the last boundary get ``end_info``."""
+        out: list[Committed] = []
+        for index, ch in enumerate(self._channels):
+            while ch.pending:
+                out.extend(self._commit_oldest(ch, "flush"))
+            if ch.segments:
+                info = end_info or UtteranceInfo(index, 0.0, 0.0, "end")
+                if info.channel != index:
+                    info = UtteranceInfo(
+                        index, info.start, info.end, info.trigger, info.last_speech_at
+                    )
+                text = self._take_text(ch, None)
+                if text:
+                    out.append(Committed(info, text, "flush"))
+            ch.interim = ""
+        return out
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _samples(self, seconds: float) -> int:
+        return round(seconds * self._rate)
+
+    def _channel(self, index: int) -> _Channel:
+        if not 0 <= index < len(self._channels):
+            raise ValueError(f"channel {index} out of range")
+        return self._channels[index]
+
+    def _maybe_channel(self, index: int) -> _Channel | None:
+        return self._channels[index] if 0 <= index < len(self._channels) else None
+
+    def _segment(self, ch: _Channel, result: FinalResult) -> _Segment:
+        tokens: list[_Token] = []
+        for word in result.words:
+            key = (round(word.start * 1000), round(word.end * 1000), word.word)
+            if key in ch.seen:
+                continue  # a duplicated final: already held or printed
+            self._remember(ch, key)
+            start = self._samples(word.start)
+            tokens.append(_Token(self._samples((word.start + word.end) / 2), start, word.text))
+        if not result.words and result.transcript.strip():
+            key = (round(result.start * 1000), round(result.duration * 1000), result.transcript)
+            if key not in ch.seen:
+                self._remember(ch, key)
+                mid = self._samples(result.start + result.duration / 2)
+                tokens.append(_Token(mid, self._samples(result.start), result.transcript))
+        return _Segment(self._samples(result.start), tokens, result.transcript)
+
+    def _remember(self, ch: _Channel, key: tuple[int, int, str]) -> None:
+        ch.seen.add(key)
+        ch.seen_order.append(key)
+        if len(ch.seen_order) > _SEEN_WORDS:
+            ch.seen.discard(ch.seen_order.popleft())
+
+    def _acknowledge(self, ch: _Channel, ack_end: int) -> list[Committed]:
+        reach = ack_end + self._samples(_ACK_TOLERANCE_S)
+        covered = sum(1 for p in ch.pending if p.boundary <= reach)
+        if covered == 0 and ch.pending and ack_end > ch.committed_upto:
+            covered = 1  # span unknown or short: acknowledgements arrive in order
+        out: list[Committed] = []
+        for _ in range(covered):
+            out.extend(self._commit_oldest(ch, "ack"))
+        return out
+
+    def _commit_oldest(self, ch: _Channel, outcome: Outcome) -> list[Committed]:
+        pending = ch.pending.popleft()
+        text = self._take_text(ch, pending.boundary)
+        ch.history.append((ch.committed_upto, pending.boundary, pending.info))
+        ch.committed_upto = max(ch.committed_upto, pending.boundary)
+        return [Committed(pending.info, text, outcome)] if text else []
+
+    def _take_text(self, ch: _Channel, boundary: int | None) -> str:
+        """Remove and join the held words before ``boundary`` (all when None)."""
+        parts: list[str] = []
+        kept: list[_Segment] = []
+        for seg in ch.segments:
+            taken = [t for t in seg.tokens if boundary is None or t.mid < boundary]
+            rest = [t for t in seg.tokens if boundary is not None and t.mid >= boundary]
+            if taken:
+                whole = not rest and seg.transcript.strip()
+                parts.append(seg.transcript if whole else " ".join(t.text for t in taken))
+            if rest:
+                kept.append(_Segment(rest[0].start, rest, ""))
+        ch.segments = kept
+        return _join(parts)
+
+    def _commit_late(self, index: int, ch: _Channel, tokens: list[_Token]) -> list[Committed]:
+        """Commit words that arrived after their utterance was printed, under its info."""
+        groups: dict[int, list[str]] = {}
+        infos: dict[int, UtteranceInfo] = {}
+        for token in sorted(tokens, key=lambda t: t.start):
+            slot = next((i for i, (lo, hi, _) in enumerate(ch.history) if lo <= token.mid < hi), -1)
+            infos[slot] = ch.history[slot][2] if slot >= 0 else UtteranceInfo(index, 0, 0, "late")
+            groups.setdefault(slot, []).append(token.text)
+        out = []
+        for slot, words in groups.items():
+            text = _join(words)
+            if text:
+                out.append(Committed(infos[slot], text, "late"))
+        return out
+
+    def _partial_text(self, ch: _Channel) -> str:
+        held = [t.text for seg in ch.segments for t in seg.tokens]
+        return _join([*held, ch.interim])
