@@ -179,9 +179,7 @@ class Assembler:
             if ch.segments:
                 info = end_info or UtteranceInfo(index, 0.0, 0.0, "end")
                 if info.channel != index:
-                    info = UtteranceInfo(
-                        index, info.start, info.end, info.trigger, info.last_speech_at
-                    )
+                    info = replace(info, channel=index)
                 text = self._take_text(ch, None)
                 if text:
                     out.append(Committed(info, text, "flush"))
