@@ -1,0 +1,239 @@
+"""From captured audio to what goes on the wire: endpointers per channel and the send gate.
+
+Pure: audio blocks and their capture times come in as arguments; the result is
+an ordered list of things to send. Because audio and Finalize leave in one list,
+a Finalize can never overtake the audio it closes.
+
+Streaming policies:
+- ``speech``: only pre-roll + speech + hangover is sent; silence between utterances
+  stays on the laptop (not billed). Audio waits in a ring buffer until the
+  endpointer confirms an utterance, so blips never reach the wire.
+- ``always``: every sample is sent; the endpointer only decides when to Finalize.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from vad_dictate.endpointer import (
+    Endpointer,
+    EndpointerSettings,
+    EndpointEvent,
+    SpeechEnd,
+    SpeechStart,
+    Trigger,
+)
+
+Policy = Literal["speech", "always"]
+Int16Array = npt.NDArray[np.int16]
+
+
+@dataclass(frozen=True, slots=True)
+class SendAudio:
+    """A binary audio message (interleaved linear16)."""
+
+    pcm: bytes
+    frames: int
+
+
+@dataclass(frozen=True, slots=True)
+class SendFinalize:
+    """Send Finalize for ``channel`` (None: the only channel) after ``boundary`` stream frames."""
+
+    channel: int | None
+    boundary: int
+    speech: SpeechEnd
+    index: int  # the channel index even when ``channel`` is None
+    last_speech_at: float  # capture wall time of the last speech frame
+
+
+Outgoing = SendAudio | SendFinalize
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSettings:
+    """How audio is framed, gated and chunked."""
+
+    policy: Policy = "speech"
+    min_chunk_ms: int = 20
+    max_chunk_ms: int = 100
+    connect_silence_ms: int = 100
+
+
+class _Ring:
+    """The most recent interleaved frames, addressed by absolute frame index."""
+
+    def __init__(self, capacity: int, channels: int) -> None:
+        self._buf = np.zeros((capacity, channels), dtype=np.int16)
+        self._cap = capacity
+        self.end = 0  # absolute index just after the newest frame
+
+    @property
+    def start(self) -> int:
+        return max(0, self.end - self._cap)
+
+    def append(self, block: Int16Array) -> None:
+        n = len(block)
+        if n >= self._cap:
+            self._buf[:] = block[-self._cap :]
+            self.end += n
+            return
+        pos = self.end % self._cap
+        first = min(n, self._cap - pos)
+        self._buf[pos : pos + first] = block[:first]
+        self._buf[: n - first] = block[first:]
+        self.end += n
+
+    def read(self, lo: int, hi: int) -> Int16Array:
+        lo = max(lo, self.start)
+        if hi <= lo:
+            return self._buf[:0]
+        a, b = lo % self._cap, hi % self._cap or self._cap
+        if a < b:
+            return self._buf[a:b].copy()
+        return np.concatenate([self._buf[a:], self._buf[:b]])
+
+
+class Pipeline:
+    """Endpointers for every channel plus the gate that decides what is sent."""
+
+    def __init__(
+        self,
+        endpointer: EndpointerSettings,
+        settings: PipelineSettings,
+        channels: int = 1,
+        sample_rate: int = 16000,
+    ) -> None:
+        self.channels, self.sample_rate = channels, sample_rate
+        self.settings = settings
+        self.endpointers = [Endpointer(endpointer, sample_rate) for _ in range(channels)]
+        self._frame = sample_rate * endpointer.frame_ms // 1000
+        keep_ms = endpointer.preroll_ms + endpointer.min_utterance_ms + endpointer.onset_ms + 2000
+        self._ring = _Ring(sample_rate * keep_ms // 1000, channels)
+        self._carry = np.zeros((0, channels), dtype=np.int16)
+        self._active: set[int] = set()
+        self._sent_upto = 0  # capture frames sent or deliberately skipped
+        self._pending: list[Int16Array] = []
+        self._pending_frames = 0
+        self.stream_frames = 0  # frames sent on the current connection (the stream clock)
+        self.sent_frames_total = 0  # capture frames sent, all connections
+        self.skipped_frames = 0  # capture frames the gate kept off the wire
+        self._times: deque[tuple[int, float]] = deque(maxlen=4096)
+        self._min_chunk = sample_rate * settings.min_chunk_ms // 1000
+        self._max_chunk = sample_rate * settings.max_chunk_ms // 1000
+
+    @property
+    def captured_frames(self) -> int:
+        """Frames pushed so far (the capture clock)."""
+        return self._ring.end + len(self._carry)
+
+    def connected(self) -> list[Outgoing]:
+        """Start a new connection: the stream clock restarts and a burst of silence opens it."""
+        self.stream_frames = 0
+        frames = self.sample_rate * self.settings.connect_silence_ms // 1000
+        if frames == 0:
+            return []
+        self.stream_frames = frames
+        pcm = np.zeros((frames, self.channels), dtype=np.int16).tobytes()
+        return [SendAudio(pcm, frames)]
+
+    def push(self, block: Int16Array, captured_at: float) -> list[Outgoing]:
+        """Take (n, channels) frames captured at ``captured_at``; return what to send."""
+        if block.ndim != 2 or block.shape[1] != self.channels or block.dtype != np.int16:
+            raise ValueError(f"expected int16 frames of shape (n, {self.channels})")
+        data = np.concatenate([self._carry, block]) if len(self._carry) else block
+        whole = len(data) - len(data) % self._frame
+        self._carry = data[whole:].copy()
+        out: list[Outgoing] = []
+        for pos in range(0, whole, self._frame):
+            out.extend(self._frame_step(data[pos : pos + self._frame], captured_at))
+        return out
+
+    def force_end(self, trigger: Trigger, captured_at: float) -> list[Outgoing]:
+        """End every channel's utterance now (hotkey, end of input, exit)."""
+        out: list[Outgoing] = []
+        events = [(c, ev) for c, ep in enumerate(self.endpointers) for ev in ep.force_end(trigger)]
+        self._times.append((self._ring.end, captured_at))
+        out.extend(self._apply(events, self._ring.end))
+        if not self._active and self.settings.policy == "speech":
+            self._skip_to(self._ring.end)
+        return out
+
+    def drain(self) -> list[Outgoing]:
+        """Flush audio held for chunking (before a KeepAlive or at the end)."""
+        return self._flush()
+
+    def capture_time(self, frame: int) -> float:
+        """Wall time at which capture frame ``frame`` was taken (nearest block end after it)."""
+        keys = [k for k, _ in self._times]
+        i = bisect.bisect_left(keys, frame)
+        if i == len(keys):
+            return self._times[-1][1] if self._times else 0.0
+        return self._times[i][1]
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _frame_step(self, frame: Int16Array, captured_at: float) -> list[Outgoing]:
+        self._ring.append(frame)
+        self._times.append((self._ring.end, captured_at))
+        events: list[tuple[int, EndpointEvent]] = []
+        for c, ep in enumerate(self.endpointers):
+            column = frame[:, c] if self.channels > 1 else frame[:, 0]
+            events.extend((c, ev) for ev in ep.process(np.ascontiguousarray(column)))
+        out = self._apply(events, self._ring.end)
+        if self.settings.policy == "always" or self._active:
+            out.extend(self._send_to(self._ring.end))
+        return out
+
+    def _apply(self, events: list[tuple[int, EndpointEvent]], now: int) -> list[Outgoing]:
+        out: list[Outgoing] = []
+        for c, ev in events:
+            if isinstance(ev, SpeechStart):
+                if not self._active and self.settings.policy == "speech":
+                    self._skip_to(ev.start)
+                self._active.add(c)
+            elif isinstance(ev, SpeechEnd):
+                out.extend(self._send_to(ev.end))
+                out.extend(self._flush())
+                self._active.discard(c)
+                channel = c if self.channels > 1 else None
+                at = self.capture_time(ev.last_speech)
+                out.append(SendFinalize(channel, self.stream_frames, ev, c, at))
+        return out
+
+    def _skip_to(self, frame: int) -> None:
+        if frame > self._sent_upto:
+            self.skipped_frames += frame - self._sent_upto
+            self._sent_upto = frame
+
+    def _send_to(self, frame: int) -> list[Outgoing]:
+        if frame <= self._sent_upto:
+            return []
+        lost = max(0, self._ring.start - self._sent_upto)
+        self.skipped_frames += lost
+        chunk = self._ring.read(self._sent_upto, frame)
+        self._sent_upto = frame
+        self._pending.append(chunk)
+        self._pending_frames += len(chunk)
+        return self._flush() if self._pending_frames >= self._min_chunk else []
+
+    def _flush(self) -> list[Outgoing]:
+        if not self._pending_frames:
+            return []
+        data = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        self._pending, self._pending_frames = [], 0
+        out: list[Outgoing] = []
+        pieces = -(-len(data) // self._max_chunk)
+        size = -(-len(data) // pieces)  # even pieces, so none falls below the minimum
+        for pos in range(0, len(data), size):
+            piece = data[pos : pos + size]
+            out.append(SendAudio(piece.tobytes(), len(piece)))
+            self.stream_frames += len(piece)
+            self.sent_frames_total += len(piece)
+        return out
