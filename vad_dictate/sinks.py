@@ -1,0 +1,77 @@
+"""Where finished utterances and status go: stdout carries utterances only, stderr the rest."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+from vad_dictate.assembler import Committed
+
+
+class UtteranceSink:
+    """Writes each committed utterance as one line of text or JSON, flushed at once."""
+
+    def __init__(self, fmt: str, channels: int, stream: TextIO | None = None) -> None:
+        self._fmt = fmt
+        self._multi = channels > 1
+        self._out = stream or sys.stdout
+        self.count = 0
+
+    def write(self, item: Committed, latency_ms: float | None) -> None:
+        """Write one utterance."""
+        info = item.info
+        if self._fmt == "jsonl":
+            record = {
+                "type": "utterance",
+                "channel": info.channel,
+                "text": item.text,
+                "start": round(info.start, 3),
+                "end": round(info.end, 3),
+                "trigger": info.trigger,
+                "latency_ms": None if latency_ms is None else round(latency_ms, 1),
+            }
+            if item.outcome == "late":
+                record["late"] = True
+            line = json.dumps(record, ensure_ascii=False)
+        else:
+            line = f"[ch{info.channel}] {item.text}" if self._multi else item.text
+        self._out.write(line + "\n")
+        self._out.flush()
+        self.count += 1
+
+
+class StatusView:
+    """Status and interim text on stderr; interim redraws in place only on a terminal."""
+
+    def __init__(self, stream: TextIO | None = None, quiet: bool = False) -> None:
+        self._err = stream or sys.stderr
+        self._tty = self._err.isatty() and not quiet
+        self._quiet = quiet
+        self._shown = False
+
+    def message(self, text: str) -> None:
+        """Print a status or warning line."""
+        self._clear()
+        self._err.write(text + "\n")
+        self._err.flush()
+
+    def info(self, text: str) -> None:
+        """Print a status line unless quiet."""
+        if not self._quiet:
+            self.message(text)
+
+    def interim(self, channel: int, text: str) -> None:
+        """Show the current unfinished text of a channel (terminal only)."""
+        if not self._tty:
+            return
+        width = 100
+        shown = text if len(text) <= width else "…" + text[-width + 1 :]
+        self._err.write(f"\r\x1b[2K\x1b[2m{shown}\x1b[0m")
+        self._err.flush()
+        self._shown = bool(text)
+
+    def _clear(self) -> None:
+        if self._tty and self._shown:
+            self._err.write("\r\x1b[2K")
+            self._shown = False
