@@ -223,10 +223,13 @@ class Assembler:
             ch.seen.discard(ch.seen_order.popleft())
 
     def _acknowledge(self, ch: _Channel, ack_end: int) -> list[Committed]:
-        reach = ack_end + self._samples(_ACK_TOLERANCE_S)
-        covered = sum(1 for p in ch.pending if p.boundary <= reach)
-        if covered == 0 and ch.pending and ack_end > ch.committed_upto:
-            covered = 1  # span unknown or short: acknowledgements arrive in order
+        slack = self._samples(_ACK_TOLERANCE_S)
+        covered = sum(1 for p in ch.pending if p.boundary <= ack_end + slack)
+        if covered == 0 and ch.pending and ack_end > ch.committed_upto + slack:
+            # The span stops short of the boundary but is past the last commit: servers
+            # acknowledge in order, so this one is for the oldest pending Finalize. An
+            # ack ending at the last commit is the late ack of a timed-out Finalize.
+            covered = 1
         out: list[Committed] = []
         for _ in range(covered):
             out.extend(self._commit_oldest(ch, "ack"))
