@@ -122,9 +122,9 @@ class Settings:
         return list(v)
 
 
-def default_config_path() -> Path:
+def default_config_path(environ: Mapping[str, str] = os.environ) -> Path:
     """The per-user config file: $XDG_CONFIG_HOME/vad-dictate/config.toml."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    base = environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "vad-dictate" / "config.toml"
 
 
@@ -206,7 +206,7 @@ def load_settings(
     warn: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
 ) -> Settings:
     """Merge defaults, the config file, the environment and ``overrides`` (CLI flags)."""
-    path = Path(config_path).expanduser() if config_path else default_config_path()
+    path = Path(config_path).expanduser() if config_path else default_config_path(environ)
     from_file = _read_file(path, explicit=config_path is not None)
     values: dict[str, Value] = {f.name: f.default for f in _BY_NAME.values()}
     api_key = from_file.pop("deepgram.api_key", None)
