@@ -31,11 +31,11 @@ def test_precedence_cli_over_env_over_file(tmp_path: Path) -> None:
     cfg.write_text("[vad]\nsilence_ms = 800\naggressiveness = 1\n[output]\nformat = 'jsonl'\n")
     env = {"VAD_DICTATE_VAD_SILENCE_MS": "600", "DEEPGRAM_API_KEY": "k-env"}
     s = load_settings(str(cfg), {"vad.silence_ms": 500}, environ=env)
-    assert s.int("vad.silence_ms") == 500
+    assert s.integer("vad.silence_ms") == 500
     s = load_settings(str(cfg), {}, environ=env)
-    assert s.int("vad.silence_ms") == 600
-    assert s.int("vad.aggressiveness") == 1
-    assert s.str("output.format") == "jsonl"
+    assert s.integer("vad.silence_ms") == 600
+    assert s.integer("vad.aggressiveness") == 1
+    assert s.text("output.format") == "jsonl"
     assert s.api_key == "k-env"
 
 

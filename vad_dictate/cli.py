@@ -80,28 +80,28 @@ _FLAG_KEYS = {
 
 def _endpointer_settings(s: Settings) -> EndpointerSettings:
     settings = EndpointerSettings(
-        aggressiveness=s.int("vad.aggressiveness"),
-        frame_ms=s.int("vad.frame_ms"),
-        onset_ms=s.int("vad.onset_ms"),
-        silence_ms=s.int("vad.silence_ms"),
-        preroll_ms=s.int("vad.preroll_ms"),
-        min_utterance_ms=s.int("vad.min_utterance_ms"),
-        max_utterance_ms=s.int("vad.max_utterance_ms"),
+        aggressiveness=s.integer("vad.aggressiveness"),
+        frame_ms=s.integer("vad.frame_ms"),
+        onset_ms=s.integer("vad.onset_ms"),
+        silence_ms=s.integer("vad.silence_ms"),
+        preroll_ms=s.integer("vad.preroll_ms"),
+        min_utterance_ms=s.integer("vad.min_utterance_ms"),
+        max_utterance_ms=s.integer("vad.max_utterance_ms"),
     )
     settings.validate()
     return settings
 
 
 def _connect_options(s: Settings, channels: int) -> proto.ConnectOptions:
-    endpointing = s.int("deepgram.endpointing")
-    utterance_end = s.int("deepgram.utterance_end_ms")
+    endpointing = s.integer("deepgram.endpointing")
+    utterance_end = s.integer("deepgram.utterance_end_ms")
     return proto.ConnectOptions(
         sample_rate=PIPELINE_RATE,
         channels=channels,
-        model=s.str("deepgram.model") or None,
-        language=s.str("deepgram.language") or None,
-        punctuate=s.bool("deepgram.punctuate"),
-        smart_format=s.bool("deepgram.smart_format"),
+        model=s.text("deepgram.model") or None,
+        language=s.text("deepgram.language") or None,
+        punctuate=s.flag("deepgram.punctuate"),
+        smart_format=s.flag("deepgram.smart_format"),
         endpointing=endpointing if endpointing > 0 else False,
         utterance_end_ms=utterance_end or None,
         keyterms=tuple(s.strings("deepgram.keyterms")),
@@ -109,7 +109,7 @@ def _connect_options(s: Settings, channels: int) -> proto.ConnectOptions:
 
 
 def _pipeline_settings(s: Settings) -> PipelineSettings:
-    return PipelineSettings(policy="always" if s.str("stream.policy") == "always" else "speech")
+    return PipelineSettings(policy="always" if s.text("stream.policy") == "always" else "speech")
 
 
 def _open_source(args: argparse.Namespace, s: Settings) -> AudioSource:
@@ -121,23 +121,23 @@ def _open_source(args: argparse.Namespace, s: Settings) -> AudioSource:
         return FileSource(args.input, speed=args.speed, rate=PIPELINE_RATE)
     from vad_dictate.capture import MicSource
 
-    device: int | str | None = s.str("audio.device") or None
+    device: int | str | None = s.text("audio.device") or None
     if isinstance(device, str) and device.isdigit():
         device = int(device)
-    return MicSource(device, channels=s.int("audio.channels"), rate=PIPELINE_RATE)
+    return MicSource(device, channels=s.integer("audio.channels"), rate=PIPELINE_RATE)
 
 
 async def _dictate(args: argparse.Namespace, s: Settings, status: StatusView) -> int:
     endpointer = _endpointer_settings(s)
     source = _open_source(args, s)
-    url, api_key = s.str("deepgram.url"), s.api_key
-    offline = s.bool("deepgram.offline") or (api_key is None and url == proto.DEFAULT_URL)
+    url, api_key = s.text("deepgram.url"), s.api_key
+    offline = s.flag("deepgram.offline") or (api_key is None and url == proto.DEFAULT_URL)
     server = None
     if offline:
         from vad_dictate.server import BackgroundServer
         from vad_dictate.sphinx import SphinxEngine
 
-        why = "--offline was given" if s.bool("deepgram.offline") else "DEEPGRAM_API_KEY is not set"
+        why = "--offline was given" if s.flag("deepgram.offline") else "DEEPGRAM_API_KEY is not set"
         status.message(
             f"offline: {why}, so the built-in PocketSphinx engine transcribes locally; "
             "set DEEPGRAM_API_KEY to use Deepgram instead."
@@ -150,13 +150,13 @@ async def _dictate(args: argparse.Namespace, s: Settings, status: StatusView) ->
         connect=_connect_options(s, source.channels),
         endpointer=endpointer,
         pipeline=PipelineSettings(
-            policy="always" if s.str("stream.policy") == "always" else "speech"
+            policy="always" if s.text("stream.policy") == "always" else "speech"
         ),
-        ack_timeout=s.float("deepgram.ack_timeout_s"),
-        keepalive_s=s.float("stream.keepalive_s"),
-        close_timeout=s.float("stream.close_timeout_s"),
+        ack_timeout=s.number("deepgram.ack_timeout_s"),
+        keepalive_s=s.number("stream.keepalive_s"),
+        close_timeout=s.number("stream.close_timeout_s"),
     )
-    sink = UtteranceSink(s.str("output.format"), source.channels)
+    sink = UtteranceSink(s.text("output.format"), source.channels)
     try:
         return await run_dictation(source, options, sink, status)
     finally:

@@ -100,20 +100,20 @@ class Settings:
     def get(self, name: str) -> Value:
         return self.values[name]
 
-    def int(self, name: str) -> int:
+    def integer(self, name: str) -> int:
         v = self.values[name]
         assert isinstance(v, int) and not isinstance(v, bool)
         return v
 
-    def float(self, name: str) -> float:
+    def number(self, name: str) -> float:
         v = self.values[name]
         assert isinstance(v, int | float) and not isinstance(v, bool)
         return float(v)
 
-    def str(self, name: str) -> str:
+    def text(self, name: str) -> str:
         return str(self.values[name])
 
-    def bool(self, name: str) -> bool:
+    def flag(self, name: str) -> bool:
         return bool(self.values[name])
 
     def strings(self, name: str) -> list[str]:
