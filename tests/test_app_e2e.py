@@ -1,0 +1,181 @@
+"""The whole app as a user runs it: `vad-dictate --input X.wav` against `vad-dictate serve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.serverproc import running_server
+from tests.wavs import silence, stereo, utterances, write_wav
+from vad_dictate.tones import synth_utterance
+
+ROOT = Path(__file__).parent.parent
+KEY = "e2e-secret-key-7f3a9c"
+
+FIVE = [
+    ["alpha", "bravo"],
+    ["charlie", "delta", "echo"],
+    ["foxtrot", "golf", "hotel", "india"],
+    ["juliett", "kilo", "lima", "mike", "november"],
+    ["oscar", "papa", "alpha", "bravo", "charlie", "delta"],
+]
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    with running_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def keyed_server_url() -> Iterator[str]:
+    with running_server("--api-key", KEY) as url:
+        yield url
+
+
+def run_app(
+    *args: str, tmp: Path, key: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPGRAM", "VAD_DICTATE"))}
+    env["XDG_CONFIG_HOME"] = str(tmp)  # no user config file
+    if key:
+        env["DEEPGRAM_API_KEY"] = key
+    return subprocess.run(
+        [sys.executable, "-m", "vad_dictate", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def jsonl(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def test_five_utterances_print_five_lines_in_order(server_url: str, tmp_path: Path) -> None:
+    wav = write_wav(tmp_path / "five.wav", utterances(FIVE, pause=1.2))
+    res = run_app(
+        "--input", str(wav), "--url", server_url, "--output", "jsonl", "--speed", "0",
+        tmp=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    lines = jsonl(res.stdout)
+    assert [line["text"].rstrip(".").lower() for line in lines] == [" ".join(g) for g in FIVE]
+    assert all(line["trigger"] == "vad" for line in lines)
+    assert all(line["type"] == "utterance" and line["channel"] == 0 for line in lines)
+    starts = [line["start"] for line in lines]
+    assert starts == sorted(starts) and starts[0] == pytest.approx(0.5, abs=0.1)
+    assert all(line["end"] > line["start"] for line in lines)
+    assert all(isinstance(line["latency_ms"], float) for line in lines)
+    assert list(lines[0]) == ["type", "channel", "text", "start", "end", "trigger", "latency_ms"]
+
+
+def test_text_output_paced_in_real_time(server_url: str, tmp_path: Path) -> None:
+    wav = write_wav(tmp_path / "two.wav", utterances(FIVE[:2], pause=1.0, tail=1.0))
+    res = run_app("--input", str(wav), "--url", server_url, "--speed", "4", tmp=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert [s.rstrip(".").lower() for s in res.stdout.splitlines()] == [
+        "alpha bravo",
+        "charlie delta echo",
+    ]
+
+
+def test_stereo_channels_are_transcribed_separately(server_url: str, tmp_path: Path) -> None:
+    left = utterances([["alpha", "bravo"], ["charlie", "delta"]], lead=0.5, pause=1.5)
+    right = utterances([["kilo", "lima", "mike"]], lead=1.6)
+    wav = write_wav(tmp_path / "stereo.wav", stereo(left, right))
+    res = run_app(
+        "--input", str(wav), "--url", server_url, "--output", "jsonl", "--speed", "0",
+        tmp=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    got = [(line["channel"], line["text"].rstrip(".").lower()) for line in jsonl(res.stdout)]
+    assert sorted(got) == [(0, "alpha bravo"), (0, "charlie delta"), (1, "kilo lima mike")]
+    assert [t for c, t in got if c == 0] == ["alpha bravo", "charlie delta"]
+    text = run_app("--input", str(wav), "--url", server_url, "--speed", "0", tmp=tmp_path)
+    assert sorted(text.stdout.splitlines()) == [
+        "[ch0] Alpha bravo.",
+        "[ch0] Charlie delta.",
+        "[ch1] Kilo lima mike.",
+    ]
+
+
+def test_file_ending_mid_utterance_prints_it_with_trigger_end(
+    server_url: str, tmp_path: Path
+) -> None:
+    audio = np.concatenate(
+        [silence(0.5), synth_utterance(["alpha", "bravo"]), silence(1.5), synth_utterance(
+            ["echo", "golf", "hotel"])]
+    )
+    wav = write_wav(tmp_path / "cut.wav", audio)
+    res = run_app(
+        "--input", str(wav), "--url", server_url, "--output", "jsonl", "--speed", "0",
+        tmp=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    lines = jsonl(res.stdout)
+    assert [(x["text"].rstrip(".").lower(), x["trigger"]) for x in lines] == [
+        ("alpha bravo", "vad"),
+        ("echo golf hotel", "end"),
+    ]
+
+
+def test_key_is_sent_and_never_shown(keyed_server_url: str, tmp_path: Path) -> None:
+    wav = write_wav(tmp_path / "k.wav", utterances([["alpha", "bravo"]]))
+    ok = run_app("--input", str(wav), "--url", keyed_server_url, "--speed", "0", key=KEY,
+                 tmp=tmp_path)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.lower().rstrip(".\n") == "alpha bravo"
+    bad = run_app("--input", str(wav), "--url", keyed_server_url, "--speed", "0",
+                  key=KEY + "-wrong", tmp=tmp_path)  # fmt: skip
+    assert bad.returncode == 3
+    assert bad.stdout == ""
+    for res in (ok, bad):
+        assert KEY not in res.stdout + res.stderr
+
+
+def one_line_error(res: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
+    assert res.returncode == code, (res.returncode, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_bad_input_one_line_and_exit_code(server_url: str, tmp_path: Path) -> None:
+    url = ["--url", server_url, "--speed", "0"]
+    one_line_error(run_app("--input", str(tmp_path / "missing.wav"), *url, tmp=tmp_path), 2,
+                   "missing.wav")  # fmt: skip
+    notwav = tmp_path / "notes.wav"
+    notwav.write_text("these are not audio samples\n")
+    one_line_error(run_app("--input", str(notwav), *url, tmp=tmp_path), 2, "notes.wav")
+    alaw = tmp_path / "alaw.wav"
+    fmt = (6).to_bytes(2, "little") + (1).to_bytes(2, "little") + (8000).to_bytes(4, "little")
+    fmt += (8000).to_bytes(4, "little") + (1).to_bytes(2, "little") + (8).to_bytes(2, "little")
+    body = b"WAVE" + b"fmt " + len(fmt).to_bytes(4, "little") + fmt + b"data" + b"\x04\0\0\0" + b"\xd5" * 4
+    alaw.write_bytes(b"RIFF" + len(body).to_bytes(4, "little") + body)
+    one_line_error(run_app("--input", str(alaw), *url, tmp=tmp_path), 2, "alaw.wav")
+    wav = write_wav(tmp_path / "ok.wav", utterances([["alpha"]]))
+    one_line_error(run_app("--input", str(wav), "--url", "ws://127.0.0.1:9/v1/listen",
+                           tmp=tmp_path), 5, "127.0.0.1:9")  # fmt: skip
+    one_line_error(run_app("--input", str(wav), *url, "--silence-ms", "5", tmp=tmp_path), 2,
+                   "silence_ms")  # fmt: skip
+    one_line_error(run_app("--input", str(wav), *url, "--speed", "-1", tmp=tmp_path), 2,
+                   "--speed")  # fmt: skip
+    one_line_error(run_app("--input", str(wav), *url, "--bogus", tmp=tmp_path), 2, "--bogus")
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[vad]\naggressiveness = 9\n")
+    one_line_error(run_app("--input", str(wav), *url, "--config", str(cfg), tmp=tmp_path), 2,
+                   "vad.aggressiveness")  # fmt: skip
