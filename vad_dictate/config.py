@@ -68,7 +68,7 @@ FIELDS: tuple[Field, ...] = (
     Field("deepgram", "punctuate", True),
     Field("deepgram", "smart_format", False),
     Field("deepgram", "keyterms", []),
-    Field("deepgram", "endpointing", 10, _range(0, 60000, " ms (0 turns it off)")),
+    Field("deepgram", "endpointing", 300, _range(0, 60000, " ms (0 turns it off)")),
     Field("deepgram", "utterance_end_ms", 0, _range(0, 60000, " ms (0 turns it off)")),
     Field("deepgram", "ack_timeout_s", 2.0, _range(0.2, 30, " s")),
     Field("deepgram", "offline", False),
