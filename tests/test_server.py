@@ -667,6 +667,23 @@ def test_background_server_stops_and_reports_a_busy_port() -> None:
         exchange(base, RAW, [])
 
 
+def test_stopping_the_server_sends_metadata_then_1001() -> None:
+    server = BackgroundServer(ToneEngine())
+    base = server.start()
+
+    async def scenario() -> Exchange:
+        steps: list[Step] = [*chunks(TWO.samples[:8000]), 0.3]
+        open_stream = asyncio.create_task(exchange_async(base, RAW, steps, close=False))
+        await asyncio.sleep(0.2)
+        await asyncio.to_thread(server.stop)
+        return await open_stream
+
+    ex = asyncio.run(scenario())
+    assert [m["type"] for m in ex.messages][-1:] == ["Metadata"]
+    assert ex.metadata["duration"] == 0.5
+    assert ex.code == 1001
+
+
 def test_command_line_server_prints_url_and_honours_the_key_env() -> None:
     env = {"DEEPGRAM_API_KEY": KEY, "PATH": "/usr/bin:/bin"}
     with running_server("--idle-timeout", "5", env=env) as base:

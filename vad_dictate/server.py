@@ -22,6 +22,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from enum import Enum
 from http import HTTPStatus
 from types import TracebackType
 from typing import cast
@@ -68,6 +69,13 @@ def load_engine(name: str) -> Engine:
     return cast(Engine, getattr(module, class_name)())
 
 
+class _Wake(Enum):
+    """Why the connection loop woke up without a message."""
+
+    IDLE = "idle"
+    SHUTDOWN = "shutdown"
+
+
 class _Connection(ServerConnection):
     """A connection that remembers its request id and its validated query."""
 
@@ -112,9 +120,11 @@ class ListenService:
         self.engine = engine
         self.api_key = api_key or None
         self.idle_timeout = idle_timeout
+        self._stopping = asyncio.Event()
 
     async def start(self, host: str, port: int) -> Server:
         """Listen on host:port (0 picks a free port)."""
+        self._stopping = asyncio.Event()  # bound to this event loop
         try:
             return await serve(
                 self.handle,
@@ -171,11 +181,11 @@ class ListenService:
         step: asyncio.Future[list[Outgoing]] | None = None
         try:
             while True:
-                try:
-                    async with asyncio.timeout(self.idle_timeout):
-                        message = await ws.recv()
-                except TimeoutError:
+                message = await self._receive(ws)
+                if message is _Wake.IDLE:
                     outs = session.idle_timeout()
+                elif message is _Wake.SHUTDOWN:
+                    outs = session.shutdown()
                 else:
                     # Decoding may block (pocketsphinx): keep it off the event loop.
                     step = asyncio.ensure_future(asyncio.to_thread(_step, session, message))
@@ -190,6 +200,27 @@ class ListenService:
                 step.add_done_callback(lambda _: session.close())
             else:
                 session.close()
+
+    async def _receive(self, ws: ServerConnection) -> str | bytes | _Wake:
+        """The next client message, or why there is none (idle timeout, server stopping)."""
+        recv = asyncio.ensure_future(ws.recv())
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            done, _ = await asyncio.wait(
+                (recv, stop), timeout=self.idle_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for task in (recv, stop):
+                task.cancel()  # cancelling recv() loses no message
+        if recv in done:
+            return recv.result()
+        return _Wake.SHUTDOWN if stop in done else _Wake.IDLE
+
+    async def stop(self, server: Server) -> None:
+        """Stop listening; every open stream gets its Metadata, then close 1001."""
+        self._stopping.set()
+        server.close(close_connections=False)
+        await server.wait_closed()
 
     async def _dispatch(self, ws: ServerConnection, request_id: str, outs: list[Outgoing]) -> bool:
         for out in outs:
@@ -287,8 +318,7 @@ class BackgroundServer:
         try:
             await self._stop.wait()
         finally:
-            server.close()
-            await server.wait_closed()
+            await self._service.stop(server)
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -343,8 +373,7 @@ async def _serve_until_signal(service: ListenService, host: str, port: int) -> N
     try:
         await stop.wait()
     finally:
-        server.close()
-        await server.wait_closed()
+        await service.stop(server)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

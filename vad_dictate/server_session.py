@@ -275,6 +275,10 @@ class ServerSession:
         """The client sent nothing for too long: Metadata, then close 1011 (NET-0001)."""
         return [] if self.closed else self._finish(1011, NET0001)
 
+    def shutdown(self) -> list[Outgoing]:
+        """The server is stopping: Metadata, then close 1001."""
+        return [] if self.closed else self._finish(1001, "The server is shutting down.")
+
     def close(self) -> None:
         """Release the recognizers (the connection is gone)."""
         for channel in self._channels:
