@@ -33,7 +33,10 @@ def info(n: int, channel: int = 0) -> UtteranceInfo:
 
 
 def committed(events: list[Committed | Partial]) -> list[tuple[str, str, float]]:
-    return [(e.text, e.outcome, e.info.start) for e in events if isinstance(e, Committed)]
+    """Committed utterances that would be printed (empty ones are not)."""
+    return [
+        (e.text, e.outcome, e.info.start) for e in events if isinstance(e, Committed) and e.text
+    ]
 
 
 def test_outcome_1_from_finalize_with_text() -> None:
@@ -57,10 +60,11 @@ def test_outcome_2_empty_ack_after_speech_final() -> None:
     assert committed(events) == [("alpha bravo", "ack", 1.0)]
 
 
-def test_empty_ack_with_no_words_prints_nothing() -> None:
+def test_empty_ack_with_no_words_commits_empty_text() -> None:
     asm = Assembler()
     asm.finalize_sent(RATE, info(1), now=0.0)
-    assert committed(asm.on_final(final(0.0, 1.0, from_finalize=True))) == []
+    out = asm.on_final(final(0.0, 1.0, from_finalize=True))
+    assert [(c.text, c.outcome) for c in out if isinstance(c, Committed)] == [("", "ack")]
     assert asm.pending_count() == 0
 
 
@@ -71,7 +75,9 @@ def test_outcome_3_timeout_commits_what_finals_gave() -> None:
     assert asm.tick(11.9) == []
     out = asm.tick(12.0)
     assert [(c.text, c.outcome) for c in out] == [("alpha", "timeout")]
-    assert asm.tick(20.0) == []
+    asm.finalize_sent(int(3.0 * RATE), info(2), now=20.0)
+    assert [(c.text, c.outcome) for c in asm.tick(22.0)] == [("", "timeout")]
+    assert asm.tick(30.0) == []
 
 
 def test_results_map_by_stream_span_not_arrival_order() -> None:

@@ -1,9 +1,12 @@
-"""The dictation session: audio source -> pipeline -> websocket -> assembler -> sink.
+"""The dictation session: audio source -> pipeline -> outbox -> websocket -> assembler -> sink.
 
-This is the asyncio shell around the pure cores. One event loop owns the
-pipeline and the assembler; three tasks share it: the pump (audio in, messages
-out), the reader (server messages in, utterances out) and the ticker
-(acknowledgement timeouts and KeepAlive).
+This is the asyncio shell around the pure cores. One event loop owns them all.
+The pump task captures audio into the pipeline and the outbox for the whole
+session, whatever the connection is doing. Each connection runs a sender
+(outbox -> websocket), a reader (websocket -> assembler -> sink) and a ticker
+(acknowledgement timeouts, KeepAlive). When a connection drops, the session
+reconnects with backoff and replays every utterance not yet printed, so no word
+is lost and none is printed twice.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import sys
 import time
@@ -28,10 +32,13 @@ from vad_dictate.assembler import Assembler, AssemblerEvent, Committed, Partial,
 from vad_dictate.audio import AudioBlock
 from vad_dictate.endpointer import EndpointerSettings
 from vad_dictate.errors import AuthError, RequestRejected, TransportError
-from vad_dictate.pipeline import Outgoing, Pipeline, PipelineSettings, SendAudio, SendFinalize
+from vad_dictate.outbox import Outbox
+from vad_dictate.pipeline import Pipeline, PipelineSettings, SendAudio, SendFinalize
 from vad_dictate.sinks import StatusView, UtteranceSink
 
 TICK_S = 0.05
+CONNECT_SILENCE_MS = 100  # PROTOCOL.md: a connection that never got audio may not hold
+REPLAY_SPEED = 1.25  # Deepgram accepts audio at most about this much faster than real time
 
 
 class AudioSource(Protocol):
@@ -55,10 +62,20 @@ class SessionOptions:
     ack_timeout: float = 2.0
     keepalive_s: float = 4.0
     close_timeout: float = 5.0
+    give_up_s: float = 60.0
+    retain_s: float = 120.0
+
+
+class _Lost(Exception):
+    """The connection ended before the session was done."""
+
+    def __init__(self, failure: proto.Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
 
 
 class Session:
-    """One dictation session over one websocket connection."""
+    """One dictation session, over as many connections as it takes."""
 
     def __init__(
         self,
@@ -69,41 +86,121 @@ class Session:
     ) -> None:
         self.source, self.options = source, options
         self.sink, self.status = sink, status
-        rate, channels = source.sample_rate, source.channels
-        self.pipeline = Pipeline(options.endpointer, options.pipeline, channels, rate)
-        self.assembler = Assembler(channels, rate, options.ack_timeout)
+        self.rate, self.channels = source.sample_rate, source.channels
+        self.pipeline = Pipeline(options.endpointer, options.pipeline, self.channels, self.rate)
+        self.outbox = Outbox(int(options.retain_s * self.rate))
+        self.assembler = self._new_assembler()
         self.stop_requested = asyncio.Event()
-        self._ws: ClientConnection | None = None
-        self._last_send = 0.0
-        self._closed = asyncio.Event()
-        self._violations = 0
+        self.connections = 0
+        self._produced = asyncio.Event()
+        self._input_done = asyncio.Event()
+        self._stale: Assembler | None = None  # words of a lost connection, until replayed
         self._last_end: UtteranceInfo | None = None
+        self._last_send = 0.0
+        self._violations = 0
+        self._reported_drop = 0
+
+    def _new_assembler(self) -> Assembler:
+        return Assembler(self.channels, self.rate, self.options.ack_timeout)
 
     async def run(self) -> int:
         """Dictate until the source ends or a stop is requested; return the exit code."""
-        ws = await self._connect()
-        self._ws = ws
-        reader = asyncio.create_task(self._reader(ws))
-        ticker = asyncio.create_task(self._ticker())
+        pump = asyncio.create_task(self._pump())
         try:
-            await self._send_all(self.pipeline.connected())
-            await self._pump()
-            await self._finish(ws, reader)
-        except ConnectionClosed as exc:
-            self._commit(self.assembler.flush(self._last_end))
-            failure = proto.classify_close(exc.rcvd.code if exc.rcvd else None, _reason(exc))
-            raise TransportError(
-                f"{failure.message} What was said so far has been printed.",
-                retryable=failure.retryable,
-            ) from exc
+            await self._connections()
         finally:
-            ticker.cancel()
-            reader.cancel()
-            await asyncio.gather(ticker, reader, return_exceptions=True)
-            await ws.close()
+            pump.cancel()
+            await asyncio.gather(pump, return_exceptions=True)
         return 0
 
-    # -- connection ---------------------------------------------------------------------------
+    # -- capture ------------------------------------------------------------------------------
+
+    async def _pump(self) -> None:
+        """Source -> pipeline -> outbox, for the whole session."""
+        stop = asyncio.create_task(self.stop_requested.wait())
+        blocks = aiter(self.source.blocks())
+        try:
+            while True:
+                nxt = asyncio.ensure_future(anext(blocks))
+                done, _ = await asyncio.wait({nxt, stop}, return_when=asyncio.FIRST_COMPLETED)
+                if nxt not in done:
+                    nxt.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                        await nxt
+                    break
+                try:
+                    block = nxt.result()
+                except StopAsyncIteration:
+                    break
+                self._queue(self.pipeline.push(block.samples, block.captured_at))
+        finally:
+            stop.cancel()
+            aclose = getattr(blocks, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+        self._queue(self.pipeline.force_end("end", time.monotonic()) + self.pipeline.drain())
+        self._input_done.set()
+        self._produced.set()
+
+    def _queue(self, items: list[SendAudio | SendFinalize]) -> None:
+        if items:
+            self.outbox.extend(items)
+            self._produced.set()
+        if self.outbox.dropped_frames > self._reported_drop:
+            lost = (self.outbox.dropped_frames - self._reported_drop) / self.rate
+            self._reported_drop = self.outbox.dropped_frames
+            self.status.message(
+                f"warning: the server has been unreachable too long; {lost:.1f} s of the oldest "
+                "unsent audio was dropped to bound memory."
+            )
+
+    # -- connections --------------------------------------------------------------------------
+
+    async def _connections(self) -> None:
+        attempt, down_since = 0, 0.0
+        while True:
+            try:
+                ws = await self._connect()
+            except TransportError as exc:
+                now = time.monotonic()
+                down_since = down_since or now
+                limit = self.options.close_timeout if self._input_done.is_set() else 0.0
+                first = self.connections == 0  # a wrong URL or key should fail at once
+                expired = now - down_since >= (limit or self.options.give_up_s)
+                if first or not exc.retryable or expired:
+                    self._give_up()
+                    raise
+                delay = proto.backoff_delay(attempt, random.random())
+                attempt += 1
+                self.status.info(f"reconnecting in {delay:.1f} s: {exc}")
+                await asyncio.sleep(delay)
+                continue
+            attempt, down_since = 0, 0.0
+            try:
+                await self._serve(ws)
+                return
+            except _Lost as lost:
+                if not lost.failure.retryable:
+                    self._give_up()
+                    raise RequestRejected(lost.failure.message) from lost
+                down_since = time.monotonic()
+                self.status.info(f"connection lost, reconnecting: {lost.failure.message}")
+            finally:
+                await ws.close()
+
+    def _give_up(self) -> None:
+        """Print what the finals gave before exiting on a failure."""
+        held = self._stale or self.assembler
+        self._commit(held.tick(float("inf")) + held.flush(self._last_end))
+        if self._stale is not None and self._stale is not self.assembler:
+            self._commit(self.assembler.flush(self._last_end))
+        unconfirmed = len(self.outbox.uncommitted())
+        if unconfirmed:
+            self.status.message(
+                f"warning: {unconfirmed} utterance(s) were not confirmed by the server; "
+                "their words may be missing or incomplete."
+            )
 
     async def _connect(self) -> ClientConnection:
         opts = self.options
@@ -133,69 +230,96 @@ class Session:
                 "and the --url setting."
             ) from exc
 
-    async def _send_all(self, items: list[Outgoing]) -> None:
-        ws = self._ws
-        assert ws is not None
-        for item in items:
+    async def _serve(self, ws: ClientConnection) -> None:
+        """Run one connection until the session is done (returns) or it drops (_Lost)."""
+        self.connections += 1
+        if self.connections > 1:
+            self._stale = self.assembler  # its uncommitted words come again from the replay
+        self.assembler = self._new_assembler()
+        silence = self.pipeline.silence(CONNECT_SILENCE_MS)
+        await ws.send(silence.pcm)
+        self.outbox.restart(silence.frames)
+        self._last_send = time.monotonic()
+        reader = asyncio.create_task(self._reader(ws))
+        sender = asyncio.create_task(self._sender(ws))
+        ticker = asyncio.create_task(self._ticker(ws))
+        try:
+            done, _ = await asyncio.wait({reader, sender}, return_when=asyncio.FIRST_COMPLETED)
+            if sender in done and sender.exception() is None:
+                await self._closing(ws, reader)
+                return
+            raise _Lost(_close_failure(ws))
+        finally:
+            for task in (reader, sender, ticker):
+                task.cancel()
+            await asyncio.gather(reader, sender, ticker, return_exceptions=True)
+
+    async def _sender(self, ws: ClientConnection) -> None:
+        """Outbox -> websocket; returns once input has ended and everything is sent."""
+        replay_started, replayed = time.monotonic(), 0
+        while True:
+            item = self.outbox.peek()
+            if item is None:
+                if self._input_done.is_set():
+                    return
+                self._produced.clear()
+                await self._produced.wait()
+                continue
             if isinstance(item, SendAudio):
+                if self.outbox.is_replay():
+                    due = replay_started + replayed / (self.rate * REPLAY_SPEED)
+                    await asyncio.sleep(max(0.0, due - time.monotonic()))
+                    replayed += item.frames
                 await ws.send(item.pcm)
-            elif isinstance(item, SendFinalize):
+                self.outbox.mark_sent()
+            else:
                 await ws.send(proto.finalize_message(item.channel))
-                self._note_finalize(item)
+                boundary = self.outbox.mark_sent()
+                self._note_finalize(item, boundary)
             self._last_send = time.monotonic()
 
-    def _note_finalize(self, item: SendFinalize) -> None:
-        rate = self.source.sample_rate
+    def _note_finalize(self, item: SendFinalize, boundary: int) -> None:
         sp = item.speech
         info = UtteranceInfo(
-            item.index, sp.onset / rate, sp.last_speech / rate, sp.trigger, item.last_speech_at
+            item.index,
+            sp.onset / self.rate,
+            sp.last_speech / self.rate,
+            sp.trigger,
+            item.last_speech_at,
+            item.seq,
         )
         self._last_end = info
-        self.assembler.finalize_sent(item.boundary, info, time.monotonic())
-
-    # -- tasks --------------------------------------------------------------------------------
-
-    async def _pump(self) -> None:
-        stop = asyncio.create_task(self.stop_requested.wait())
-        blocks = aiter(self.source.blocks())
-        try:
-            while not self._closed.is_set():
-                nxt = asyncio.ensure_future(anext(blocks))
-                done, _ = await asyncio.wait({nxt, stop}, return_when=asyncio.FIRST_COMPLETED)
-                if nxt not in done:
-                    nxt.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                        await nxt
-                    break
-                try:
-                    block = nxt.result()
-                except StopAsyncIteration:
-                    break
-                await self._send_all(self.pipeline.push(block.samples, block.captured_at))
-        finally:
-            stop.cancel()
-            aclose = getattr(blocks, "aclose", None)
-            if aclose is not None:
-                await aclose()
+        self.assembler.finalize_sent(boundary, info, time.monotonic())
 
     async def _reader(self, ws: ClientConnection) -> None:
-        try:
+        with contextlib.suppress(ConnectionClosed):
             async for raw in ws:
                 self._dispatch(proto.parse_server_message(raw))
-        finally:
-            self._closed.set()
 
-    async def _ticker(self) -> None:
+    async def _ticker(self, ws: ClientConnection) -> None:
         while True:
             await asyncio.sleep(TICK_S)
             now = time.monotonic()
             self._commit(self.assembler.tick(now))
-            if now - self._last_send >= self.options.keepalive_s and self._ws is not None:
+            if now - self._last_send >= self.options.keepalive_s:
                 with contextlib.suppress(ConnectionClosed):
-                    await self._ws.send(proto.keepalive_message())
+                    await ws.send(proto.keepalive_message())
                 self._last_send = now
 
-    # -- events -------------------------------------------------------------------------------
+    async def _closing(self, ws: ClientConnection, reader: asyncio.Task[None]) -> None:
+        """Everything is sent: close the stream and read until the server closes."""
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(proto.close_stream_message())
+        try:
+            await asyncio.wait_for(asyncio.shield(reader), self.options.close_timeout)
+        except TimeoutError:
+            self.status.message(
+                "warning: the server did not close the stream in time; "
+                "printing the words it confirmed so far."
+            )
+        self._commit(self.assembler.tick(float("inf")) + self.assembler.flush(self._last_end))
+
+    # -- results ------------------------------------------------------------------------------
 
     def _dispatch(self, event: proto.ServerEvent) -> None:
         if isinstance(event, proto.FinalResult):
@@ -217,30 +341,23 @@ class Session:
 
     def _commit(self, items: list[Committed]) -> None:
         for item in items:
+            if item.info.seq:
+                self.outbox.committed(item.info.seq)
+            if not item.text:
+                continue
             at = item.info.last_speech_at
             latency = (time.monotonic() - at) * 1000 if at else None
             self.sink.write(item, latency)
-
-    async def _finish(self, ws: ClientConnection, reader: asyncio.Task[None]) -> None:
-        """Finalize what is pending, close the stream and read until the server closes."""
-        await self._send_all(self.pipeline.force_end("end", time.monotonic()))
-        await self._send_all(self.pipeline.drain())
-        with contextlib.suppress(ConnectionClosed):
-            await ws.send(proto.close_stream_message())
-        try:
-            await asyncio.wait_for(asyncio.shield(reader), self.options.close_timeout)
-        except TimeoutError:
-            self.status.message(
-                "warning: the server did not close the stream in time; "
-                "printing the words it confirmed so far."
-            )
-        except ConnectionClosed:
-            pass
-        self._commit(self.assembler.tick(float("inf")) + self.assembler.flush(self._last_end))
+        if items and self._stale is not None and not self.outbox.uncommitted():
+            self._stale = None  # everything it held has been replayed and printed
 
 
-def _reason(exc: ConnectionClosed) -> str:
-    return exc.rcvd.reason if exc.rcvd else ""
+def _close_failure(ws: ClientConnection) -> proto.Failure:
+    code, reason = ws.close_code, ws.close_reason or ""
+    failure = proto.classify_close(code, reason)
+    if failure.kind == "normal":  # a clean close we did not ask for: reconnect
+        return proto.Failure("retry", "The server closed the stream unexpectedly.")
+    return failure
 
 
 def _describe(exc: BaseException) -> str:

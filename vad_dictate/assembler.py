@@ -19,7 +19,7 @@ Rules (all "which utterance does this result belong to" logic lives here):
    committed boundary that was never printed is committed on its own as
    ``late`` rather than lost; one already printed is dropped.
 5. Interim text replaces the previous interim; it never appends.
-6. Empty utterances are never emitted.
+6. An utterance with no words commits with empty text; the shell prints nothing for it.
 """
 
 from __future__ import annotations
@@ -48,11 +48,12 @@ class UtteranceInfo:
     end: float  # capture seconds of the last speech
     trigger: str
     last_speech_at: float = 0.0  # the shell's wall time for that last speech frame
+    seq: int = 0  # the session's serial number of the utterance (0: not a Finalize)
 
 
 @dataclass(frozen=True, slots=True)
 class Committed:
-    """A finished utterance: print it."""
+    """A finished utterance: print it unless ``text`` is empty (reported so replay can trim)."""
 
     info: UtteranceInfo
     text: str
@@ -240,7 +241,7 @@ class Assembler:
         text = self._take_text(ch, pending.boundary)
         ch.history.append((ch.committed_upto, pending.boundary, pending.info))
         ch.committed_upto = max(ch.committed_upto, pending.boundary)
-        return [Committed(pending.info, text, outcome)] if text else []
+        return [Committed(pending.info, text, outcome)]
 
     def _take_text(self, ch: _Channel, boundary: int | None) -> str:
         """Remove and join the held words before ``boundary`` (all when None)."""

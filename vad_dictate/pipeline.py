@@ -44,13 +44,13 @@ class SendAudio:
 
 @dataclass(frozen=True, slots=True)
 class SendFinalize:
-    """Send Finalize for ``channel`` (None: the only channel) after ``boundary`` stream frames."""
+    """Send Finalize for ``channel`` (None: the only channel): utterance ``seq`` ended."""
 
     channel: int | None
-    boundary: int
     speech: SpeechEnd
     index: int  # the channel index even when ``channel`` is None
     last_speech_at: float  # capture wall time of the last speech frame
+    seq: int  # utterance serial number within the session
 
 
 Outgoing = SendAudio | SendFinalize
@@ -63,7 +63,6 @@ class PipelineSettings:
     policy: Policy = "speech"
     min_chunk_ms: int = 20
     max_chunk_ms: int = 100
-    connect_silence_ms: int = 100
 
 
 class _Ring:
@@ -121,8 +120,8 @@ class Pipeline:
         self._sent_upto = 0  # capture frames sent or deliberately skipped
         self._pending: list[Int16Array] = []
         self._pending_frames = 0
-        self.stream_frames = 0  # frames sent on the current connection (the stream clock)
-        self.sent_frames_total = 0  # capture frames sent, all connections
+        self.sent_frames_total = 0  # capture frames put on the wire
+        self._seq = 0
         self.skipped_frames = 0  # capture frames the gate kept off the wire
         self._times: deque[tuple[int, float]] = deque(maxlen=4096)
         self._min_chunk = sample_rate * settings.min_chunk_ms // 1000
@@ -133,15 +132,10 @@ class Pipeline:
         """Frames pushed so far (the capture clock)."""
         return self._ring.end + len(self._carry)
 
-    def connected(self) -> list[Outgoing]:
-        """Start a new connection: the stream clock restarts and a burst of silence opens it."""
-        self.stream_frames = 0
-        frames = self.sample_rate * self.settings.connect_silence_ms // 1000
-        if frames == 0:
-            return []
-        self.stream_frames = frames
-        pcm = np.zeros((frames, self.channels), dtype=np.int16).tobytes()
-        return [SendAudio(pcm, frames)]
+    def silence(self, ms: int) -> SendAudio:
+        """A burst of digital silence (opens every connection, see PROTOCOL.md)."""
+        frames = self.sample_rate * ms // 1000
+        return SendAudio(np.zeros((frames, self.channels), dtype=np.int16).tobytes(), frames)
 
     def push(self, block: Int16Array, captured_at: float) -> list[Outgoing]:
         """Take (n, channels) frames captured at ``captured_at``; return what to send."""
@@ -204,7 +198,8 @@ class Pipeline:
                 self._active.discard(c)
                 channel = c if self.channels > 1 else None
                 at = self.capture_time(ev.last_speech)
-                out.append(SendFinalize(channel, self.stream_frames, ev, c, at))
+                self._seq += 1
+                out.append(SendFinalize(channel, ev, c, at, self._seq))
         return out
 
     def _skip_to(self, frame: int) -> None:
@@ -234,6 +229,5 @@ class Pipeline:
         for pos in range(0, len(data), size):
             piece = data[pos : pos + size]
             out.append(SendAudio(piece.tobytes(), len(piece)))
-            self.stream_frames += len(piece)
             self.sent_frames_total += len(piece)
         return out

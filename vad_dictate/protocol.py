@@ -410,3 +410,16 @@ def classify_close(code: int | None, reason: str = "") -> Failure:
         return Failure("retry", "The server closed the idle connection (NET-0001).")
     shown = f"close {code}" if code is not None else "no close frame"
     return Failure("retry", f"The connection was lost ({shown}{': ' + reason if reason else ''}).")
+
+
+def backoff_delay(attempt: int, jitter: float, cap: float = 10.0) -> float:
+    """Seconds to wait before reconnect ``attempt`` (0-based); ``jitter`` is uniform in [0, 1).
+
+    The first retry is nearly immediate (a blip should cost nothing); later ones
+    grow exponentially with "equal jitter" up to ``cap`` so many clients do not
+    reconnect in lockstep.
+    """
+    if attempt <= 0:
+        return 0.05 + 0.05 * jitter
+    base = min(cap, 0.25 * 2.0 ** min(attempt, 32))
+    return base / 2 + base / 2 * jitter

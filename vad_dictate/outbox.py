@@ -1,0 +1,116 @@
+"""Session bookkeeping across connections: what was produced, sent and confirmed.
+
+Pure: no sockets, no clock. The pipeline's ordered output goes in; the sender
+takes items one by one and reports them sent; the session reports each
+utterance as committed. Everything from the oldest uncommitted utterance onward
+is retained (bounded), so after a dropped connection a new one can replay it:
+the stream clock restarts at 0 on every connection, and each Finalize's
+boundary is the number of frames sent on the current connection before it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from vad_dictate.pipeline import Outgoing, SendAudio, SendFinalize
+
+
+@dataclass(slots=True)
+class _Entry:
+    item: Outgoing
+    committed: bool = False
+
+
+class Outbox:
+    """Ordered outgoing items with a send cursor and replay retention."""
+
+    def __init__(self, max_retained_frames: int) -> None:
+        self._log: deque[_Entry] = deque()
+        self._cursor = 0  # index into _log of the next item to send
+        self._max = max_retained_frames
+        self._retained = 0  # audio frames in _log
+        self.conn_frames = 0  # frames sent on the current connection
+        self.dropped_frames = 0  # retained audio given up because the bound was hit
+        self.replay_until = 0  # items before this index (at restart) are a replay
+
+    def __len__(self) -> int:
+        return len(self._log) - self._cursor
+
+    @property
+    def backlog_frames(self) -> int:
+        """Audio frames waiting to be sent."""
+        return sum(
+            e.item.frames
+            for i, e in enumerate(self._log)
+            if i >= self._cursor and isinstance(e.item, SendAudio)
+        )
+
+    def extend(self, items: list[Outgoing]) -> None:
+        """Queue new items from the pipeline."""
+        for item in items:
+            self._log.append(_Entry(item))
+            if isinstance(item, SendAudio):
+                self._retained += item.frames
+        self._enforce_bound()
+
+    def peek(self) -> Outgoing | None:
+        """The next item to send, or None."""
+        return self._log[self._cursor].item if self._cursor < len(self._log) else None
+
+    def is_replay(self) -> bool:
+        """True while the next item was already sent on an earlier connection."""
+        return self._cursor < self.replay_until
+
+    def mark_sent(self) -> int:
+        """Advance past the peeked item; return the connection's frame count after it."""
+        item = self._log[self._cursor].item
+        self._cursor += 1
+        if isinstance(item, SendAudio):
+            self.conn_frames += item.frames
+        return self.conn_frames
+
+    def committed(self, seq: int) -> None:
+        """Utterance ``seq`` is printed: its audio and Finalize need no replay."""
+        for entry in self._log:
+            item = entry.item
+            if isinstance(item, SendFinalize) and item.seq == seq:
+                entry.committed = True
+        self._trim()
+
+    def restart(self, lead_frames: int = 0) -> None:
+        """A new connection that already sent ``lead_frames``: resend everything retained."""
+        self.replay_until = self._cursor
+        self._cursor = 0
+        self.conn_frames = lead_frames
+
+    def uncommitted(self) -> list[SendFinalize]:
+        """Finalizes retained but not committed (for messages at give-up)."""
+        return [
+            e.item for e in self._log if isinstance(e.item, SendFinalize) and not e.committed
+        ]
+
+    def _trim(self) -> None:
+        """Drop the prefix up to the last Finalize whose predecessors are all committed."""
+        cut = 0
+        for i, entry in enumerate(self._log):
+            if isinstance(entry.item, SendFinalize):
+                if not entry.committed:
+                    break
+                cut = i + 1
+        cut = min(cut, self._cursor)  # never drop what was not sent yet
+        for _ in range(cut):
+            self._drop_first()
+
+    def _enforce_bound(self) -> None:
+        while self._retained > self._max and self._log:
+            self.dropped_frames += self._drop_first()
+
+    def _drop_first(self) -> int:
+        entry = self._log.popleft()
+        self._cursor = max(0, self._cursor - 1)
+        self.replay_until = max(0, self.replay_until - 1)
+        if isinstance(entry.item, SendAudio):
+            self._retained -= entry.item.frames
+            return entry.item.frames
+        return 0
