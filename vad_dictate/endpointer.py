@@ -1,0 +1,282 @@
+"""The per-channel endpointer: webrtcvad frame decisions -> utterance start and end events.
+
+Pure: no I/O, threads or clock reads. Time is the channel's sample index; audio of any
+length goes in, whole VAD frames are decided, events come out.
+
+All transitions live in :meth:`Endpointer._step`. The rules, per frame of ``frame_ms``
+(``s`` = webrtcvad called the frame speech; N = ceil(onset_ms / frame_ms);
+Q = ceil(silence_ms / frame_ms)):
+
+    SILENCE   s  -> ONSET, onset := first sample of this frame (-> SPEECH at once if N == 1)
+              !s -> SILENCE
+    ONSET     s  -> SPEECH once N speech frames have been seen since the onset
+              !s -> SILENCE once more than N non-speech frames have been seen since the
+                    onset, i.e. the onset needs N speech frames among its first 2N frames.
+                    An abandoned onset is noise, not an utterance: no event.
+    SPEECH    s  -> SPEECH
+              !s -> HANGOVER
+    HANGOVER  s  -> SPEECH (one speech frame resumes the utterance)
+              !s -> SILENCE after Q consecutive non-speech frames, emitting
+                    SpeechEnd(trigger="vad", end = last_speech + Q frames) if confirmed,
+                    else Dropped.
+
+Then, in SPEECH or HANGOVER:
+  - confirmation: when last_speech - onset >= min_utterance_ms, emit SpeechStart once;
+    start = max(onset - preroll_ms, end of the previous announced utterance, 0).
+  - length limit (confirmed utterances only): when samples_seen - onset >= max_utterance_ms,
+    emit SpeechEnd(trigger="max_length", end=samples_seen). If that frame was speech a new
+    utterance begins in SPEECH with onset = start = end (no pre-roll, no gap, no overlap) and
+    awaits confirmation like any other; otherwise -> SILENCE.
+
+Notes:
+  - ``last_speech`` is the sample just after the last speech frame. webrtcvad has its own
+    hangover (2-14 frames depending on mode and frame size), so it already trails the
+    acoustic end of speech a little; ``silence_ms`` counts from webrtcvad's decision.
+  - ``samples_seen`` counts samples consumed into whole frames. A partial frame waits in
+    a buffer for the next :meth:`Endpointer.process` call, so ``force_end`` ends at the last
+    whole frame and the buffered remainder belongs to whatever comes next.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import webrtcvad
+
+from vad_dictate.errors import ConfigError
+
+SAMPLE_RATES = (8000, 16000, 32000, 48000)  # the rates webrtcvad accepts
+FRAME_SIZES_MS = (10, 20, 30)
+
+
+class State(Enum):
+    """Where the current channel is in an utterance."""
+
+    SILENCE = "silence"
+    ONSET = "onset"
+    SPEECH = "speech"
+    HANGOVER = "hangover"
+
+
+Trigger = Literal["vad", "max_length", "end", "hotkey"]
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointerSettings:
+    """Endpointer tuning; every duration is in milliseconds."""
+
+    aggressiveness: int = 2
+    frame_ms: int = 30
+    onset_ms: int = 90
+    silence_ms: int = 700
+    preroll_ms: int = 400
+    min_utterance_ms: int = 250
+    max_utterance_ms: int = 30000
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first bad value and its valid range."""
+        _check_range("aggressiveness", self.aggressiveness, 0, 3, "")
+        if not _is_int(self.frame_ms) or self.frame_ms not in FRAME_SIZES_MS:
+            raise ConfigError(f"endpointer.frame_ms must be 10, 20 or 30, got {self.frame_ms!r}.")
+        _check_range("onset_ms", self.onset_ms, 10, 1000)
+        _check_range("silence_ms", self.silence_ms, 100, 5000)
+        _check_range("preroll_ms", self.preroll_ms, 0, 2000)
+        _check_range("min_utterance_ms", self.min_utterance_ms, 0, 5000)
+        _check_range("max_utterance_ms", self.max_utterance_ms, 1000, 600000)
+        if self.max_utterance_ms <= self.min_utterance_ms:
+            raise ConfigError(
+                f"endpointer.max_utterance_ms must be greater than endpointer.min_utterance_ms "
+                f"({self.min_utterance_ms} ms), got {self.max_utterance_ms}."
+            )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_range(key: str, value: object, lo: int, hi: int, unit: str = " ms") -> None:
+    if not _is_int(value) or not lo <= value <= hi:  # type: ignore[operator]
+        raise ConfigError(f"endpointer.{key} must be between {lo} and {hi}{unit}, got {value!r}.")
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStart:
+    """An utterance is confirmed: stream audio from ``start``."""
+
+    start: int  # max(onset - preroll, previous utterance end, 0)
+    onset: int  # first sample of the first speech frame
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechEnd:
+    """A confirmed utterance ended at ``end`` (samples processed when emitted)."""
+
+    start: int
+    onset: int
+    last_speech: int  # sample just after the last speech frame
+    end: int
+    trigger: Trigger
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """Speech shorter than min_utterance_ms ended; nothing was announced for it."""
+
+    onset: int
+    last_speech: int
+
+
+EndpointEvent = SpeechStart | SpeechEnd | Dropped
+
+
+class Endpointer:
+    """Turns one channel's int16 audio into SpeechStart / SpeechEnd / Dropped events."""
+
+    def __init__(self, settings: EndpointerSettings, sample_rate: int = 16000) -> None:
+        settings.validate()
+        if sample_rate not in SAMPLE_RATES:
+            raise ConfigError(
+                f"Endpointer sample rate must be 8000, 16000, 32000 or 48000 Hz, got {sample_rate}."
+            )
+        self.settings = settings
+        self.sample_rate = sample_rate
+        self._vad = webrtcvad.Vad(settings.aggressiveness)
+        frame = sample_rate * settings.frame_ms // 1000
+        self._frame = frame
+        self._frame_bytes = 2 * frame
+        self._onset_frames = math.ceil(settings.onset_ms / settings.frame_ms)
+        self._silence_frames = math.ceil(settings.silence_ms / settings.frame_ms)
+        # Unconfirmed speech gives up after a short gap: the pre-roll of whatever speech
+        # comes next still covers it, and a noise blip cannot stretch the next onset back.
+        self._give_up = min(self._silence_frames, self._onset_frames + 1)
+        self._preroll = sample_rate * settings.preroll_ms // 1000
+        self._min_len = sample_rate * settings.min_utterance_ms // 1000
+        self._max_len = sample_rate * settings.max_utterance_ms // 1000
+        self._pending = b""  # bytes of an incomplete frame
+        self._seen = 0
+        self._speech = False
+        self._prev_end = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self._state = State.SILENCE
+        self._onset = 0
+        self._last_speech = 0
+        self._start = 0
+        self._confirmed = False
+        self._speech_frames = 0
+        self._quiet_frames = 0  # in ONSET: all since onset; otherwise the current run
+
+    @property
+    def state(self) -> State:
+        """The current state."""
+        return self._state
+
+    @property
+    def samples_seen(self) -> int:
+        """Samples consumed into whole VAD frames so far."""
+        return self._seen
+
+    @property
+    def last_frame_speech(self) -> bool:
+        """The VAD decision for the latest frame (for a level meter)."""
+        return self._speech
+
+    def process(self, samples: npt.NDArray[np.int16]) -> list[EndpointEvent]:
+        """Take mono int16 samples of any length; return the events of the whole frames."""
+        if not isinstance(samples, np.ndarray) or samples.dtype != np.int16:
+            got = samples.dtype if isinstance(samples, np.ndarray) else type(samples).__name__
+            raise TypeError(f"Endpointer.process needs an int16 numpy array, got {got}.")
+        if samples.ndim != 1:
+            raise ValueError(
+                f"Endpointer.process needs 1-D mono samples, got shape {samples.shape}."
+            )
+        data = self._pending + samples.tobytes() if self._pending else samples.tobytes()
+        whole = len(data) - len(data) % self._frame_bytes
+        self._pending = data[whole:]
+        events: list[EndpointEvent] = []
+        view = memoryview(data)
+        is_speech, rate, step = self._vad.is_speech, self.sample_rate, self._frame_bytes
+        for pos in range(0, whole, step):
+            self._step(is_speech(view[pos : pos + step], rate), events)
+        return events
+
+    def force_end(self, trigger: Trigger = "end") -> list[EndpointEvent]:
+        """End the current utterance at samples_seen and return to SILENCE."""
+        events: list[EndpointEvent] = []
+        if self._state is State.ONSET and self._last_speech - self._onset >= self._min_len:
+            self._confirm(events)  # enough speech, only the onset rule was still pending
+        self._close(trigger, events)
+        return events
+
+    def set_aggressiveness(self, mode: int) -> None:
+        """Change webrtcvad's mode (0-3) from the next frame on."""
+        _check_range("aggressiveness", mode, 0, 3, "")
+        self._vad.set_mode(mode)
+        self.settings = replace(self.settings, aggressiveness=mode)
+
+    # -- the state machine ------------------------------------------------------------------
+
+    def _step(self, speech: bool, events: list[EndpointEvent]) -> None:
+        frame_start = self._seen
+        self._seen += self._frame
+        self._speech = speech
+        state = self._state
+        if speech:
+            self._last_speech = self._seen
+            if state is State.SILENCE:
+                self._onset, self._speech_frames, self._quiet_frames = frame_start, 0, 0
+                state = State.ONSET
+            if state is State.ONSET:
+                self._speech_frames += 1
+                if self._speech_frames < self._onset_frames:
+                    self._state = state
+                    return
+            state, self._quiet_frames = State.SPEECH, 0
+        elif state is State.SILENCE:
+            return
+        else:
+            self._quiet_frames += 1
+            if self._quiet_frames >= (self._silence_frames if self._confirmed else self._give_up):
+                self._close("vad", events)
+                return
+            if state is State.SPEECH:
+                state = State.HANGOVER
+        self._state = state
+        if state is State.ONSET:
+            return
+        if not self._confirmed and self._last_speech - self._onset >= self._min_len:
+            self._confirm(events)
+        if self._confirmed and self._seen - self._onset >= self._max_len:
+            self._split(speech, events)
+
+    def _confirm(self, events: list[EndpointEvent]) -> None:
+        self._start = max(self._onset - self._preroll, self._prev_end, 0)
+        self._confirmed = True
+        events.append(SpeechStart(self._start, self._onset))
+
+    def _close(self, trigger: Trigger, events: list[EndpointEvent]) -> None:
+        if self._confirmed:
+            self._finish(self._seen, trigger, events)
+        elif self._state is State.SPEECH or self._state is State.HANGOVER:
+            events.append(Dropped(self._onset, self._last_speech))
+        self._reset()
+
+    def _finish(self, end: int, trigger: Trigger, events: list[EndpointEvent]) -> None:
+        events.append(SpeechEnd(self._start, self._onset, self._last_speech, end, trigger))
+        self._prev_end = end
+
+    def _split(self, speech: bool, events: list[EndpointEvent]) -> None:
+        # The limit cuts the utterance; ongoing speech carries on as a new one from here.
+        self._finish(self._seen, "max_length", events)
+        self._reset()
+        if speech:
+            self._state = State.SPEECH
+            self._onset = self._last_speech = self._seen
+            if self._min_len == 0:
+                self._confirm(events)
