@@ -205,3 +205,12 @@ def test_transcript_used_verbatim_when_segment_is_whole() -> None:
     ws = (Word("testing", 1.2, 1.6, 0.5, "Testing."), Word("123", 1.6, 2.1, 0.9, "123."))
     out = asm.on_final(FinalResult(0, 1, 0.7, 2.3, "Testing. 123.", ws, True, True))
     assert committed(out) == [("Testing. 123.", "ack", 1.0)]
+
+
+def test_timeout_runs_from_the_previous_commit_when_later() -> None:
+    asm = Assembler(ack_timeout=2.0)
+    asm.finalize_sent(int(1.0 * RATE), info(1), now=0.0)
+    asm.finalize_sent(int(2.0 * RATE), info(2), now=0.1)
+    asm.on_final(final(0.0, 1.0, ("alpha", 0.2, 0.5), from_finalize=True), now=1.9)
+    assert asm.tick(2.2) == []  # sent at 0.1, but its turn began with the commit at 1.9
+    assert [c.outcome for c in asm.tick(3.9)] == ["timeout"]

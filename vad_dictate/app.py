@@ -323,7 +323,7 @@ class Session:
 
     def _dispatch(self, event: proto.ServerEvent) -> None:
         if isinstance(event, proto.FinalResult):
-            self._show(self.assembler.on_final(event))
+            self._show(self.assembler.on_final(event, time.monotonic()))
         elif isinstance(event, proto.InterimResult):
             self._show(self.assembler.on_interim(event))
         elif isinstance(event, proto.ProtocolViolation):

@@ -99,6 +99,7 @@ class _Channel:
     committed_upto: int = 0
     interim: str = ""
     interim_end: int = 0
+    last_commit_at: float = float("-inf")
     seen: set[tuple[int, int, str]] = field(default_factory=set)
     seen_order: deque[tuple[int, int, str]] = field(default_factory=deque)
     history: deque[tuple[int, int, UtteranceInfo]] = field(
@@ -141,8 +142,8 @@ class Assembler:
         ch.interim, ch.interim_end = " ".join(result.transcript.split()), end
         return [Partial(result.channel, self._partial_text(ch))]
 
-    def on_final(self, result: FinalResult) -> list[AssemblerEvent]:
-        """Take a final result; return the utterances it completes."""
+    def on_final(self, result: FinalResult, now: float | None = None) -> list[AssemblerEvent]:
+        """Take a final result received at ``now``; return the utterances it completes."""
         ch = self._maybe_channel(result.channel)
         if ch is None:
             return []
@@ -159,16 +160,28 @@ class Assembler:
         if self._samples(result.start + result.duration) >= ch.interim_end:
             ch.interim = ""
         if result.from_finalize:
-            events.extend(self._acknowledge(ch, self._samples(result.start + result.duration)))
+            acked = self._acknowledge(ch, self._samples(result.start + result.duration))
+            if acked and now is not None:
+                ch.last_commit_at = now
+            events.extend(acked)
         events.append(Partial(result.channel, self._partial_text(ch)))
         return events
 
     def tick(self, now: float) -> list[Committed]:
-        """Commit utterances whose acknowledgement did not come within the timeout."""
+        """Commit utterances whose acknowledgement did not come within the timeout.
+
+        The timer of a Finalize runs from when it was sent or, if later, from the
+        previous commit on its channel: a server working through a backlog answers
+        Finalizes one after another, and each deserves the full timeout.
+        """
         out: list[Committed] = []
         for ch in self._channels:
-            while ch.pending and now - ch.pending[0].sent_at >= self._timeout:
+            while ch.pending:
+                started = max(ch.pending[0].sent_at, ch.last_commit_at)
+                if now - started < self._timeout:
+                    break
                 out.extend(self._commit_oldest(ch, "timeout"))
+                ch.last_commit_at = now
         return out
 
     def flush(self, end_info: UtteranceInfo | None = None) -> list[Committed]:

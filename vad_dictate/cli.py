@@ -18,7 +18,7 @@ from vad_dictate.app import AudioSource, SessionOptions, run_dictation
 from vad_dictate.config import Settings, load_settings
 from vad_dictate.endpointer import EndpointerSettings
 from vad_dictate.errors import ConfigError, VadDictateError
-from vad_dictate.pipeline import PipelineSettings
+from vad_dictate.pipeline import PipelineSettings, Policy
 from vad_dictate.sinks import StatusView, UtteranceSink
 
 PIPELINE_RATE = 16000
@@ -109,7 +109,8 @@ def _connect_options(s: Settings, channels: int) -> proto.ConnectOptions:
 
 
 def _pipeline_settings(s: Settings) -> PipelineSettings:
-    return PipelineSettings(policy="always" if s.text("stream.policy") == "always" else "speech")
+    policy: Policy = "always" if s.text("stream.policy") == "always" else "speech"
+    return PipelineSettings(policy=policy, chunk_ms=s.integer("stream.chunk_ms"))
 
 
 def _open_source(args: argparse.Namespace, s: Settings) -> AudioSource:

@@ -80,6 +80,7 @@ FIELDS: tuple[Field, ...] = (
     Field("vad", "min_utterance_ms", 250, _range(0, 5000, " ms")),
     Field("vad", "max_utterance_ms", 30000, _range(1000, 600000, " ms")),
     Field("stream", "policy", "speech", _choice("speech", "always")),
+    Field("stream", "chunk_ms", 50, _range(20, 100, " ms")),
     Field("stream", "keepalive_s", 4.0, _range(1, 8, " s")),
     Field("stream", "close_timeout_s", 5.0, _range(0.5, 60, " s")),
     Field("audio", "device", ""),

@@ -58,11 +58,10 @@ Outgoing = SendAudio | SendFinalize
 
 @dataclass(frozen=True, slots=True)
 class PipelineSettings:
-    """How audio is framed, gated and chunked."""
+    """How audio is gated and cut into messages."""
 
     policy: Policy = "speech"
-    min_chunk_ms: int = 20
-    max_chunk_ms: int = 100
+    chunk_ms: int = 50  # audio message length; 20-100 ms per Deepgram's guidance
 
 
 class _Ring:
@@ -124,8 +123,9 @@ class Pipeline:
         self._seq = 0
         self.skipped_frames = 0  # capture frames the gate kept off the wire
         self._times: deque[tuple[int, float]] = deque(maxlen=4096)
-        self._min_chunk = sample_rate * settings.min_chunk_ms // 1000
-        self._max_chunk = sample_rate * settings.max_chunk_ms // 1000
+        if not 20 <= settings.chunk_ms <= 100:
+            raise ValueError("chunk_ms must be between 20 and 100")
+        self._chunk = sample_rate * settings.chunk_ms // 1000
 
     @property
     def captured_frames(self) -> int:
@@ -216,18 +216,31 @@ class Pipeline:
         self._sent_upto = frame
         self._pending.append(chunk)
         self._pending_frames += len(chunk)
-        return self._flush() if self._pending_frames >= self._min_chunk else []
+        # Keep at least one chunk back, so the flush before a Finalize never sends a
+        # runt: it sends between one and two chunks, cut into pieces of 20-100 ms.
+        if self._pending_frames < 2 * self._chunk:
+            return []
+        return self._emit(self._pending_frames - self._chunk - self._pending_frames % self._chunk)
 
     def _flush(self) -> list[Outgoing]:
-        if not self._pending_frames:
+        """Send everything held: as one message, or two even halves if that is too long."""
+        total = self._pending_frames
+        if total <= max(self._chunk, self.sample_rate // 10):
+            return self._emit(total)
+        return self._emit(total // 2) + self._emit(total - total // 2)
+
+    def _emit(self, frames: int) -> list[Outgoing]:
+        """Send the first ``frames`` held frames, in ``chunk_ms`` messages when they divide."""
+        if frames <= 0:
             return []
         data = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
-        self._pending, self._pending_frames = [], 0
+        head, rest = data[:frames], data[frames:]
+        self._pending = [rest] if len(rest) else []
+        self._pending_frames = len(rest)
         out: list[Outgoing] = []
-        pieces = -(-len(data) // self._max_chunk)
-        size = -(-len(data) // pieces)  # even pieces, so none falls below the minimum
-        for pos in range(0, len(data), size):
-            piece = data[pos : pos + size]
+        cuts = list(range(0, frames, self._chunk)) if frames % self._chunk == 0 else [0]
+        for i, pos in enumerate(cuts):
+            piece = head[pos : cuts[i + 1] if i + 1 < len(cuts) else frames]
             out.append(SendAudio(piece.tobytes(), len(piece)))
             self.sent_frames_total += len(piece)
         return out
