@@ -29,10 +29,17 @@ ALSA_CONF = "/usr/share/alsa/alsa.conf"
 HINT = "list them with: python -m sounddevice"
 
 PROBE = r"""
-import asyncio, dataclasses, json, sys
+import asyncio, dataclasses, json, os, sys, threading
 import numpy as np
 
 spec = json.loads(sys.argv[1])
+if spec.get("fifo"):
+    # A microphone that goes quiet: the device reads a FIFO that gets some audio and then
+    # nothing. Holding a writer open keeps ALSA's open() from blocking; closing it later
+    # lets PortAudio's reader thread finish so the stream can be closed.
+    fd = os.open(spec["fifo"], os.O_RDWR)
+    os.write(fd, bytes(spec["fifo_bytes"]))
+    threading.Timer(spec["release_after"], os.close, [fd]).start()
 if spec.get("hide_portaudio"):
     # What a machine without libportaudio2 looks like to sounddevice: no library found.
     import ctypes.util
@@ -40,6 +47,8 @@ if spec.get("hide_portaudio"):
     ctypes.util.find_library = lambda name: None if "portaudio" in name else real_find(name)
 import vad_dictate.capture as capture
 from vad_dictate.errors import VadDictateError
+
+capture.STALL_TIMEOUT_S = spec.get("stall_s", capture.STALL_TIMEOUT_S)
 
 report = {"sounddevice_loaded_by_import": "sounddevice" in sys.modules}
 
@@ -326,3 +335,17 @@ def test_missing_portaudio_is_one_sentence(fake: Path) -> None:
             expected,
             4,
         )
+
+
+def test_a_microphone_that_stops_delivering_raises_from_blocks(tmp_path: Path) -> None:
+    fifo = tmp_path / "mic.fifo"
+    os.mkfifo(fifo)
+    conf = asoundrc(tmp_path, {"fifomic": fifo})
+    spec = {"fifo": str(fifo), "fifo_bytes": 32000, "release_after": 1.5, "stall_s": 0.5}
+    report = probe({"mode": "record", "device": "fifomic", "frames": 10**9, **spec}, conf)
+    assert (report["error"], report["message"], report["exit_code"]) == (
+        "AudioDeviceError",
+        "Audio input from 'fifomic' failed: no audio arrived for 0.5 s; "
+        "check the microphone and start again",
+        4,
+    )

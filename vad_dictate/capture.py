@@ -21,6 +21,7 @@ resampler's latency tail (a few milliseconds).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -190,7 +191,7 @@ class MicSource:
         self._reported_at = -REPORT_EVERY_S
 
     def stop(self) -> None:
-        """End ``blocks()`` after the blocks already captured (safe from any thread)."""
+        """End ``blocks()`` after the blocks already captured; safe from any thread; final."""
         self._stopping = True
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._wake)
@@ -257,7 +258,7 @@ class MicSource:
                 raise sd.CallbackAbort from None
 
         def finished() -> None:
-            if not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop may already be closed
                 loop.call_soon_threadsafe(self._finished)
 
         try:
