@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
+import numpy as np
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -132,6 +133,10 @@ class Session:
                     block = nxt.result()
                 except StopAsyncIteration:
                     break
+                gap = block.start - self.pipeline.captured_frames
+                if gap > 0:  # capture dropped blocks: keep the capture clock honest
+                    filler = np.zeros((gap, self.channels), dtype=np.int16)
+                    self._queue(self.pipeline.push(filler, block.captured_at))
                 self._queue(self.pipeline.push(block.samples, block.captured_at))
         finally:
             stop.cancel()

@@ -86,9 +86,7 @@ class Outbox:
 
     def uncommitted(self) -> list[SendFinalize]:
         """Finalizes retained but not committed (for messages at give-up)."""
-        return [
-            e.item for e in self._log if isinstance(e.item, SendFinalize) and not e.committed
-        ]
+        return [e.item for e in self._log if isinstance(e.item, SendFinalize) and not e.committed]
 
     def _trim(self) -> None:
         """Drop the prefix up to the last Finalize whose predecessors are all committed."""
