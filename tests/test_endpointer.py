@@ -3,7 +3,7 @@
 Synthetic audio: harmonic complex tones (150 Hz, 12 harmonics at 0.6**k, 30 ms raised-cosine
 ramps, peak -10 dBFS) that webrtcvad calls speech, and digital silence. At the default mode 2
 with 30 ms frames webrtcvad reports a tone of k whole frames as k + 3 speech frames (its own
-hangover; k + 2 when k <= 4), pinned by ``test_tone_fixture_vad_pattern``. Sample indices
+hangover; k + 2 when k <= 6), pinned by ``test_tone_fixture_vad_pattern``. Sample indices
 below are written as ``f(n)``: the first sample of 30 ms frame n at 16 kHz.
 """
 
@@ -51,8 +51,9 @@ def tone(ms: int, f0: float = 150.0, rate: int = RATE) -> Int16Array:
     ramp = 0.5 * (1 - np.cos(np.pi * np.arange(ramp_n) / ramp_n))
     env = np.ones(n)
     env[:ramp_n], env[n - ramp_n :] = ramp, ramp[::-1]
-    out = np.asarray(wave_) * env
-    return (out / np.abs(out).max() * 0.316 * 32767).astype(np.int16)
+    out: npt.NDArray[np.float64] = np.asarray(wave_) * env
+    peak = 0.316 * 32767  # about -10 dBFS
+    return np.asarray(out / np.abs(out).max() * peak, dtype=np.int16)
 
 
 def sil(ms: int, rate: int = RATE) -> Int16Array:
@@ -408,7 +409,7 @@ def test_misuse_raises_and_leaves_state_unchanged(bad: object, error: type[Excep
     ],
 )
 def test_settings_validation_messages(field: str, value: object, message: str) -> None:
-    settings = replace(DEFAULT, **{field: value})
+    settings = replace(DEFAULT, **{field: value})  # type: ignore[arg-type]
     with pytest.raises(ConfigError) as err:
         settings.validate()
     assert str(err.value) == message

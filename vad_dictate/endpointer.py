@@ -5,20 +5,25 @@ length goes in, whole VAD frames are decided, events come out.
 
 All transitions live in :meth:`Endpointer._step`. The rules, per frame of ``frame_ms``
 (``s`` = webrtcvad called the frame speech; N = ceil(onset_ms / frame_ms);
-Q = ceil(silence_ms / frame_ms)):
+Q = ceil(silence_ms / frame_ms); G = min(Q, N + 1)):
 
     SILENCE   s  -> ONSET, onset := first sample of this frame (-> SPEECH at once if N == 1)
               !s -> SILENCE
     ONSET     s  -> SPEECH once N speech frames have been seen since the onset
-              !s -> SILENCE once more than N non-speech frames have been seen since the
-                    onset, i.e. the onset needs N speech frames among its first 2N frames.
-                    An abandoned onset is noise, not an utterance: no event.
+              !s -> SILENCE once G non-speech frames have been seen since the onset: the
+                    onset needs N speech frames before its G-th non-speech frame (by default
+                    3 speech frames among the first 6). An abandoned onset is noise, not an
+                    utterance: no event.
     SPEECH    s  -> SPEECH
               !s -> HANGOVER
     HANGOVER  s  -> SPEECH (one speech frame resumes the utterance)
-              !s -> SILENCE after Q consecutive non-speech frames, emitting
-                    SpeechEnd(trigger="vad", end = last_speech + Q frames) if confirmed,
-                    else Dropped.
+              !s -> SILENCE when the run of non-speech frames since last_speech reaches
+                    Q if the utterance is confirmed: SpeechEnd(trigger="vad",
+                      end = last_speech + Q frames);
+                    G if not: Dropped. Unconfirmed speech gives up early so
+                      that a breath or click followed by a short gap cannot pull the next
+                      onset back (seen on LibriVox clips); if the blip was a real short word,
+                      the next onset's pre-roll still streams it.
 
 Then, in SPEECH or HANGOVER:
   - confirmation: when last_speech - onset >= min_utterance_ms, emit SpeechStart once;
@@ -27,6 +32,11 @@ Then, in SPEECH or HANGOVER:
     emit SpeechEnd(trigger="max_length", end=samples_seen). If that frame was speech a new
     utterance begins in SPEECH with onset = start = end (no pre-roll, no gap, no overlap) and
     awaits confirmation like any other; otherwise -> SILENCE.
+
+force_end(trigger), from any state -> SILENCE: a confirmed utterance ends with
+SpeechEnd(end=samples_seen, trigger); an ONSET already holding min_utterance_ms of speech is
+confirmed first (SpeechStart, SpeechEnd); unconfirmed SPEECH or HANGOVER gives Dropped;
+otherwise nothing. webrtcvad's state and the partial-frame buffer are kept (the stream goes on).
 
 Notes:
   - ``last_speech`` is the sample just after the last speech frame. webrtcvad has its own
@@ -42,7 +52,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Literal
+from typing import Literal, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
@@ -95,12 +105,12 @@ class EndpointerSettings:
             )
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_range(key: str, value: object, lo: int, hi: int, unit: str = " ms") -> None:
-    if not _is_int(value) or not lo <= value <= hi:  # type: ignore[operator]
+    if not (_is_int(value) and lo <= value <= hi):
         raise ConfigError(f"endpointer.{key} must be between {lo} and {hi}{unit}, got {value!r}.")
 
 
@@ -151,8 +161,6 @@ class Endpointer:
         self._frame_bytes = 2 * frame
         self._onset_frames = math.ceil(settings.onset_ms / settings.frame_ms)
         self._silence_frames = math.ceil(settings.silence_ms / settings.frame_ms)
-        # Unconfirmed speech gives up after a short gap: the pre-roll of whatever speech
-        # comes next still covers it, and a noise blip cannot stretch the next onset back.
         self._give_up = min(self._silence_frames, self._onset_frames + 1)
         self._preroll = sample_rate * settings.preroll_ms // 1000
         self._min_len = sample_rate * settings.min_utterance_ms // 1000
