@@ -1,0 +1,104 @@
+"""The app on a real PortAudio input stream: a virtual ALSA microphone fed through a FIFO.
+
+The ALSA ``file`` plugin reads its ``infile``; pointing it at a FIFO that this test
+writes at real-time pace gives a clocked microphone without hardware, so the
+whole path (PortAudio callback -> queue -> endpointer -> websocket -> server ->
+stdout) runs exactly as it does on a laptop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.serverproc import running_server
+from tests.wavs import utterances
+
+ROOT = Path(__file__).resolve().parent.parent
+ALSA_CONF = "/usr/share/alsa/alsa.conf"
+RATE = 16000
+GROUPS = [["alpha", "bravo", "charlie"], ["delta", "echo"]]
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    with running_server() as url:
+        yield url
+
+
+def feed(fifo: Path, audio: np.ndarray, stop: threading.Event, speed: float = 2.0) -> None:
+    """Write ``audio`` into the FIFO at ``speed`` x real time, then silence until stopped."""
+    chunk = RATE // 50
+    out = fifo.open("wb", buffering=0)  # blocks until PortAudio opens the device
+    started, pos = time.monotonic(), 0
+    try:
+        while not stop.is_set():
+            piece = audio[pos : pos + chunk] if pos < len(audio) else np.zeros(chunk, np.int16)
+            out.write(piece.astype("<i2").tobytes())
+            pos += chunk
+            delay = started + pos / RATE / speed - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+    except BrokenPipeError:
+        pass  # the app closed the device: done
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            out.close()
+
+
+def test_app_on_a_virtual_microphone_prints_the_words(server_url: str, tmp_path: Path) -> None:
+    fifo = tmp_path / "mic.fifo"
+    os.mkfifo(fifo)
+    conf = tmp_path / "asoundrc"
+    conf.write_text(
+        f'pcm.fifomic {{ type file slave.pcm "null" file "/dev/null" infile "{fifo}" '
+        'format "raw" }\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPGRAM", "VAD_DICTATE"))}
+    env.update(ALSA_CONFIG_PATH=f"{ALSA_CONF}:{conf}", XDG_CONFIG_HOME=str(tmp_path))
+    stop = threading.Event()
+    writer = threading.Thread(
+        target=feed, args=(fifo, utterances(GROUPS, pause=1.2, lead=0.5), stop), daemon=True
+    )
+    writer.start()
+    app = subprocess.Popen(
+        [sys.executable, "-m", "vad_dictate", "--device", "fifomic", "--url", server_url,
+         "--output", "jsonl"],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert app.stdout is not None
+        lines = []
+        deadline = time.monotonic() + 60
+        while len(lines) < len(GROUPS) and time.monotonic() < deadline:
+            line = app.stdout.readline()
+            if not line:
+                break
+            lines.append(json.loads(line))
+        app.send_signal(signal.SIGTERM)
+        rest, err = app.communicate(timeout=30)
+    finally:
+        stop.set()
+        if app.poll() is None:
+            app.kill()
+            app.wait()
+        writer.join(timeout=5)
+    assert app.returncode == 0, err
+    assert rest == ""  # nothing printed twice on the way out
+    assert [x["text"].rstrip(".").lower() for x in lines] == [" ".join(g) for g in GROUPS]
+    assert [x["trigger"] for x in lines] == ["vad", "vad"]
+    assert lines[0]["start"] == pytest.approx(0.5, abs=0.15)
+    assert all(0 < x["latency_ms"] < 5000 for x in lines)
+    assert "Traceback" not in err
