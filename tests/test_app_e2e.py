@@ -115,8 +115,12 @@ def test_file_ending_mid_utterance_prints_it_with_trigger_end(
     server_url: str, tmp_path: Path
 ) -> None:
     audio = np.concatenate(
-        [silence(0.5), synth_utterance(["alpha", "bravo"]), silence(1.5), synth_utterance(
-            ["echo", "golf", "hotel"])]
+        [
+            silence(0.5),
+            synth_utterance(["alpha", "bravo"]),
+            silence(1.5),
+            synth_utterance(["echo", "golf", "hotel"]),
+        ]
     )
     wav = write_wav(tmp_path / "cut.wav", audio)
     res = run_app(
@@ -164,7 +168,8 @@ def test_bad_input_one_line_and_exit_code(server_url: str, tmp_path: Path) -> No
     alaw = tmp_path / "alaw.wav"
     fmt = (6).to_bytes(2, "little") + (1).to_bytes(2, "little") + (8000).to_bytes(4, "little")
     fmt += (8000).to_bytes(4, "little") + (1).to_bytes(2, "little") + (8).to_bytes(2, "little")
-    body = b"WAVE" + b"fmt " + len(fmt).to_bytes(4, "little") + fmt + b"data" + b"\x04\0\0\0" + b"\xd5" * 4
+    data = b"data" + (4).to_bytes(4, "little") + b"\xd5" * 4
+    body = b"WAVE" + b"fmt " + len(fmt).to_bytes(4, "little") + fmt + data
     alaw.write_bytes(b"RIFF" + len(body).to_bytes(4, "little") + body)
     one_line_error(run_app("--input", str(alaw), *url, tmp=tmp_path), 2, "alaw.wav")
     wav = write_wav(tmp_path / "ok.wav", utterances([["alpha"]]))
