@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import pytest
@@ -38,23 +40,34 @@ def server_url() -> Iterator[str]:
 
 
 def feed(fifo: Path, audio: np.ndarray, stop: threading.Event, speed: float = 2.0) -> None:
-    """Write ``audio`` into the FIFO at ``speed`` x real time, then silence until stopped."""
+    """Write ``audio`` into the FIFO at ``speed`` x real time, then silence until stopped.
+
+    PortAudio may open and close the device while probing it before the real stream
+    opens; each time the reader goes away the feed starts over on the next open.
+    """
     chunk = RATE // 50
-    out = fifo.open("wb", buffering=0)  # blocks until PortAudio opens the device
-    started, pos = time.monotonic(), 0
-    try:
-        while not stop.is_set():
-            piece = audio[pos : pos + chunk] if pos < len(audio) else np.zeros(chunk, np.int16)
-            out.write(piece.astype("<i2").tobytes())
-            pos += chunk
-            delay = started + pos / RATE / speed - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-    except BrokenPipeError:
-        pass  # the app closed the device: done
-    finally:
-        with contextlib.suppress(BrokenPipeError):
-            out.close()
+    while not stop.is_set():
+        out = fifo.open("wb", buffering=0)  # blocks until a reader opens the FIFO
+        started, pos = time.monotonic(), 0
+        try:
+            while not stop.is_set():
+                end = pos + chunk
+                piece = audio[pos:end] if pos < len(audio) else np.zeros(chunk, np.int16)
+                out.write(piece.astype("<i2").tobytes())
+                pos = end
+                delay = started + pos / RATE / speed - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+        except BrokenPipeError:
+            pass  # the reader closed: wait for the next open
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                out.close()
+
+
+def read_lines(stream: IO[str], sink: queue.Queue[str]) -> None:
+    for line in stream:
+        sink.put(line)
 
 
 def test_app_on_a_virtual_microphone_prints_the_words(server_url: str, tmp_path: Path) -> None:
@@ -72,29 +85,34 @@ def test_app_on_a_virtual_microphone_prints_the_words(server_url: str, tmp_path:
         target=feed, args=(fifo, utterances(GROUPS, pause=1.2, lead=0.5), stop), daemon=True
     )
     writer.start()
+    errlog = tmp_path / "stderr.txt"
     app = subprocess.Popen(
         [sys.executable, "-m", "vad_dictate", "--device", "fifomic", "--url", server_url,
          "--output", "jsonl"],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=errlog.open("w"), text=True,
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         assert app.stdout is not None
-        lines = []
+        got: queue.Queue[str] = queue.Queue()
+        reader = threading.Thread(target=read_lines, args=(app.stdout, got), daemon=True)
+        reader.start()
+        lines: list[dict[str, Any]] = []
         deadline = time.monotonic() + 60
         while len(lines) < len(GROUPS) and time.monotonic() < deadline:
-            line = app.stdout.readline()
-            if not line:
-                break
-            lines.append(json.loads(line))
+            with contextlib.suppress(queue.Empty):
+                lines.append(json.loads(got.get(timeout=0.5)))
         app.send_signal(signal.SIGTERM)
-        rest, err = app.communicate(timeout=30)
+        app.wait(timeout=30)
+        reader.join(timeout=5)
+        rest = "".join(got.queue)
     finally:
         stop.set()
         if app.poll() is None:
             app.kill()
             app.wait()
         writer.join(timeout=5)
+    err = errlog.read_text()
     assert app.returncode == 0, err
     assert rest == ""  # nothing printed twice on the way out
     assert [x["text"].rstrip(".").lower() for x in lines] == [" ".join(g) for g in GROUPS]
