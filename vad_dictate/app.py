@@ -67,6 +67,16 @@ class SessionOptions:
     retain_s: float = 120.0
 
 
+class Recorder(Protocol):
+    """Diagnostics hooks (``--record``): everything the session hears, decides, sends, gets."""
+
+    def audio(self, block: AudioBlock) -> None: ...
+
+    def sent(self, item: SendAudio | SendFinalize | str) -> None: ...
+
+    def received(self, raw: str | bytes) -> None: ...
+
+
 class _Lost(Exception):
     """The connection ended before the session was done."""
 
@@ -84,8 +94,10 @@ class Session:
         options: SessionOptions,
         sink: UtteranceSink,
         status: StatusView,
+        recorder: Recorder | None = None,
     ) -> None:
         self.source, self.options = source, options
+        self.recorder = recorder
         self.sink, self.status = sink, status
         self.rate, self.channels = source.sample_rate, source.channels
         self.pipeline = Pipeline(options.endpointer, options.pipeline, self.channels, self.rate)
@@ -100,6 +112,9 @@ class Session:
         self._last_send = 0.0
         self._violations = 0
         self._reported_drop = 0
+        self.paused = False
+        self.printed = 0  # utterances written to the sink
+        self.connected = False
 
     def _new_assembler(self) -> Assembler:
         return Assembler(self.channels, self.rate, self.options.ack_timeout)
@@ -113,6 +128,57 @@ class Session:
             pump.cancel()
             await asyncio.gather(pump, return_exceptions=True)
         return 0
+
+    # -- control (hotkeys, control socket, signals) ---------------------------------------------
+
+    def request_finalize(self) -> None:
+        """Finalize the current utterance now (trigger ``hotkey``)."""
+        self._queue(self.pipeline.force_end("hotkey", time.monotonic()))
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause or resume: while paused the microphone is heard as silence, nothing is sent."""
+        if paused and not self.paused:
+            self._queue(self.pipeline.force_end("hotkey", time.monotonic()))
+        self.paused = paused
+        self.status.state(self.state())
+
+    def adjust_sensitivity(self, delta: int) -> int:
+        """Change VAD aggressiveness by ``delta`` (clamped to 0-3); return the new value."""
+        mode = self.pipeline.aggressiveness() + delta
+        mode = max(0, min(3, mode))
+        self.pipeline.set_aggressiveness(mode)
+        return mode
+
+    def request_stop(self) -> None:
+        """Finish cleanly: finalize what was said, close the stream, exit."""
+        self.stop_requested.set()
+
+    def state(self) -> str:
+        """One word for the live view: paused, reconnecting, finalizing, speech or listening."""
+        if self.paused:
+            return "paused"
+        if not self.connected:
+            return "reconnecting" if self.connections else "connecting"
+        if self.pipeline.speaking():
+            return "speech"
+        if self.assembler.pending_count():
+            return "finalizing"
+        return "listening"
+
+    def snapshot(self) -> dict[str, object]:
+        """Counters for ``vad-dictate status`` and JSONL status lines."""
+        src = self.source
+        return {
+            "state": self.state(),
+            "utterances": self.printed,
+            "connections": self.connections,
+            "aggressiveness": self.pipeline.aggressiveness(),
+            "captured_s": round(self.pipeline.captured_frames / self.rate, 3),
+            "sent_s": round(self.pipeline.sent_frames_total / self.rate, 3),
+            "overflows": int(getattr(src, "overflows_portaudio", 0))
+            + int(getattr(src, "overflows_queue", 0)),
+            "dropped_s": round(self.outbox.dropped_frames / self.rate, 3),
+        }
 
     # -- capture ------------------------------------------------------------------------------
 
@@ -137,7 +203,11 @@ class Session:
                 if gap > 0:  # capture dropped blocks: keep the capture clock honest
                     filler = np.zeros((gap, self.channels), dtype=np.int16)
                     self._queue(self.pipeline.push(filler, block.captured_at))
-                self._queue(self.pipeline.push(block.samples, block.captured_at))
+                if self.recorder is not None:
+                    self.recorder.audio(block)
+                samples = np.zeros_like(block.samples) if self.paused else block.samples
+                self._queue(self.pipeline.push(samples, block.captured_at))
+                self.status.level(block.samples, self.pipeline.speaking())
         finally:
             stop.cancel()
             aclose = getattr(blocks, "aclose", None)
@@ -238,6 +308,8 @@ class Session:
     async def _serve(self, ws: ClientConnection) -> None:
         """Run one connection until the session is done (returns) or it drops (_Lost)."""
         self.connections += 1
+        self.connected = True
+        self.status.state(self.state())
         if self.connections > 1:
             self._stale = self.assembler  # its uncommitted words come again from the replay
         self.assembler = self._new_assembler()
@@ -255,6 +327,7 @@ class Session:
                 return
             raise _Lost(_close_failure(ws))
         finally:
+            self.connected = False
             for task in (reader, sender, ticker):
                 task.cancel()
             await asyncio.gather(reader, sender, ticker, return_exceptions=True)
@@ -281,6 +354,8 @@ class Session:
                 await ws.send(proto.finalize_message(item.channel))
                 boundary = self.outbox.mark_sent()
                 self._note_finalize(item, boundary)
+            if self.recorder is not None:
+                self.recorder.sent(item)
             self._last_send = time.monotonic()
 
     def _note_finalize(self, item: SendFinalize, boundary: int) -> None:
@@ -299,6 +374,8 @@ class Session:
     async def _reader(self, ws: ClientConnection) -> None:
         with contextlib.suppress(ConnectionClosed):
             async for raw in ws:
+                if self.recorder is not None:
+                    self.recorder.received(raw)
                 self._dispatch(proto.parse_server_message(raw))
 
     async def _ticker(self, ws: ClientConnection) -> None:
@@ -353,6 +430,8 @@ class Session:
             at = item.info.last_speech_at
             latency = (time.monotonic() - at) * 1000 if at else None
             self.sink.write(item, latency)
+            self.printed += 1
+            self.status.committed(item.info.channel, latency)
         if items and self._stale is not None and not self.outbox.uncommitted():
             self._stale = None  # everything it held has been replayed and printed
 
@@ -390,9 +469,13 @@ def install_signal_handlers(session: Session) -> None:
 
 
 async def run_dictation(
-    source: AudioSource, options: SessionOptions, sink: UtteranceSink, status: StatusView
+    source: AudioSource,
+    options: SessionOptions,
+    sink: UtteranceSink,
+    status: StatusView,
+    recorder: Recorder | None = None,
 ) -> int:
     """Run one session with signal handling; failures raise VadDictateError."""
-    session = Session(source, options, sink, status)
+    session = Session(source, options, sink, status, recorder)
     install_signal_handlers(session)
     return await session.run()

@@ -163,6 +163,19 @@ class Pipeline:
         """Flush audio held for chunking (before a KeepAlive or at the end)."""
         return self._flush()
 
+    def speaking(self) -> bool:
+        """True while any channel is inside a confirmed or starting utterance."""
+        return any(ep.state.value != "silence" for ep in self.endpointers)
+
+    def aggressiveness(self) -> int:
+        """The VAD aggressiveness in use (the same on every channel)."""
+        return self.endpointers[0].settings.aggressiveness
+
+    def set_aggressiveness(self, mode: int) -> None:
+        """Change the VAD aggressiveness of every channel, live."""
+        for ep in self.endpointers:
+            ep.set_aggressiveness(mode)
+
     def capture_time(self, frame: int) -> float:
         """Wall time at which capture frame ``frame`` was taken (nearest block end after it)."""
         keys = [k for k, _ in self._times]

@@ -71,6 +71,16 @@ class StatusView:
         self._err.flush()
         self._shown = bool(text)
 
+    def state(self, name: str) -> None:
+        """The session's state changed (listening, speech, finalizing, reconnecting, paused)."""
+
+    def level(self, samples: object, speech: bool) -> None:
+        """A block of captured audio and the VAD's current decision, for a level meter."""
+
+    def committed(self, channel: int, latency_ms: float | None) -> None:
+        """An utterance was printed; the live view clears its interim text."""
+        self.interim(channel, "")
+
     def _clear(self) -> None:
         if self._tty and self._shown:
             self._err.write("\r\x1b[2K")
