@@ -214,3 +214,37 @@ def test_timeout_runs_from_the_previous_commit_when_later() -> None:
     asm.on_final(final(0.0, 1.0, ("alpha", 0.2, 0.5), from_finalize=True), now=1.9)
     assert asm.tick(2.2) == []  # sent at 0.1, but its turn began with the commit at 1.9
     assert [c.outcome for c in asm.tick(3.9)] == ["timeout"]
+
+
+def test_restated_or_rewritten_final_is_rejected() -> None:
+    asm = Assembler()
+    asm.finalize_sent(int(3.0 * RATE), info(1), now=0.0)
+    asm.on_final(final(0.0, 1.5, ("alpha", 0.2, 0.5), ("bravo", 0.8, 1.1)))
+    # a hostile server restates the same span with other words and shifted times
+    asm.on_final(final(0.0, 1.5, ("zulu", 0.21, 0.52), ("bravo", 0.8, 1.1)))
+    assert asm.rejected_words == 1
+    out = asm.on_final(final(1.5, 1.5, ("charlie", 1.7, 2.0), from_finalize=True))
+    assert committed(out) == [("alpha bravo charlie", "ack", 1.0)]
+
+
+def test_words_for_audio_never_sent_are_rejected() -> None:
+    asm = Assembler()
+    asm.horizon = int(2.0 * RATE)
+    asm.finalize_sent(int(2.0 * RATE), info(1), now=0.0)
+    out = asm.on_final(
+        final(0.0, 60.0, ("alpha", 0.2, 0.5), ("ghost", 50.0, 50.5), from_finalize=True)
+    )
+    assert committed(out) == [("alpha", "ack", 1.0)]
+    assert asm.rejected_words == 1
+    assert asm.flush() == []  # the ghost word is not held for a later utterance either
+
+
+def test_final_split_between_late_and_open_is_not_printed_twice() -> None:
+    asm = Assembler(ack_timeout=1.0)
+    asm.finalize_sent(int(1.0 * RATE), info(1), now=0.0)
+    asm.tick(1.0)  # committed empty by timeout
+    asm.finalize_sent(int(3.0 * RATE), info(2), now=1.0)
+    out = asm.on_final(final(0.0, 2.0, ("alpha", 0.2, 0.5), ("bravo", 1.2, 1.5)))
+    assert committed(out) == [("alpha", "late", 1.0)]
+    out = asm.on_final(final(2.0, 1.0, from_finalize=True))
+    assert committed(out) == [("bravo", "ack", 2.0)]

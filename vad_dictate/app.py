@@ -39,7 +39,6 @@ from vad_dictate.sinks import StatusView, UtteranceSink
 
 TICK_S = 0.05
 CONNECT_SILENCE_MS = 100  # PROTOCOL.md: a connection that never got audio may not hold
-REPLAY_SPEED = 1.25  # Deepgram accepts audio at most about this much faster than real time
 
 
 class AudioSource(Protocol):
@@ -65,6 +64,7 @@ class SessionOptions:
     close_timeout: float = 5.0
     give_up_s: float = 60.0
     retain_s: float = 120.0
+    replay_speed: float = 1.25  # Deepgram takes audio at most ~1.25x real time; 0 = unpaced
 
 
 class Recorder(Protocol):
@@ -114,6 +114,8 @@ class Session:
         self._reported_drop = 0
         self.paused = False
         self.printed = 0  # utterances written to the sink
+        self._last_received = 0.0
+        self._stalled: set[int] = set()  # utterances whose Finalize met a silent server
         self.connected = False
 
     def _new_assembler(self) -> Assembler:
@@ -316,12 +318,16 @@ class Session:
         silence = self.pipeline.silence(CONNECT_SILENCE_MS)
         await ws.send(silence.pcm)
         self.outbox.restart(silence.frames)
+        self.assembler.horizon = silence.frames
         self._last_send = time.monotonic()
         reader = asyncio.create_task(self._reader(ws))
         sender = asyncio.create_task(self._sender(ws))
         ticker = asyncio.create_task(self._ticker(ws))
         try:
-            done, _ = await asyncio.wait({reader, sender}, return_when=asyncio.FIRST_COMPLETED)
+            tasks = {reader, sender, ticker}
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            if ticker in done and isinstance(ticker.exception(), _Lost):
+                raise ticker.exception()  # type: ignore[misc]
             if sender in done and sender.exception() is None:
                 await self._closing(ws, reader)
                 return
@@ -344,12 +350,12 @@ class Session:
                 await self._produced.wait()
                 continue
             if isinstance(item, SendAudio):
-                if self.outbox.is_replay():
-                    due = replay_started + replayed / (self.rate * REPLAY_SPEED)
+                if self.outbox.is_replay() and self.options.replay_speed > 0:
+                    due = replay_started + replayed / (self.rate * self.options.replay_speed)
                     await asyncio.sleep(max(0.0, due - time.monotonic()))
                     replayed += item.frames
                 await ws.send(item.pcm)
-                self.outbox.mark_sent()
+                self.assembler.horizon = self.outbox.mark_sent()
             else:
                 await ws.send(proto.finalize_message(item.channel))
                 boundary = self.outbox.mark_sent()
@@ -374,6 +380,7 @@ class Session:
     async def _reader(self, ws: ClientConnection) -> None:
         with contextlib.suppress(ConnectionClosed):
             async for raw in ws:
+                self._last_received = time.monotonic()
                 if self.recorder is not None:
                     self.recorder.received(raw)
                 self._dispatch(proto.parse_server_message(raw))
@@ -382,11 +389,28 @@ class Session:
         while True:
             await asyncio.sleep(TICK_S)
             now = time.monotonic()
+            self._check_stall(now)
             self._commit(self.assembler.tick(now))
             if now - self._last_send >= self.options.keepalive_s:
                 with contextlib.suppress(ConnectionClosed):
                     await ws.send(proto.keepalive_message())
                 self._last_send = now
+
+    def _check_stall(self, now: float) -> None:
+        """A Finalize met total silence from the server: the connection is presumed dead.
+
+        Committing by timeout would print nothing for words the server never got to;
+        instead reconnect and replay. Only once per utterance: a server that stays
+        silent about the same utterance again really had nothing to say (outcome 3).
+        """
+        oldest = self.assembler.oldest_pending()
+        if oldest is None:
+            return
+        sent_at, seq = oldest
+        silent = self._last_received < sent_at and now - sent_at >= self.options.ack_timeout
+        if silent and seq not in self._stalled:
+            self._stalled.add(seq)
+            raise _Lost(proto.Failure("retry", "The server stopped answering."))
 
     async def _closing(self, ws: ClientConnection, reader: asyncio.Task[None]) -> None:
         """Everything is sent: close the stream and read until the server closes."""

@@ -15,9 +15,11 @@ Rules (all "which utterance does this result belong to" logic lives here):
    after server endpointing already gave the words commits those words); the
    acknowledgement timeout; or :meth:`Assembler.flush` at shutdown. Utterances of
    a channel commit in order.
-4. Finals are deduplicated per word (start, end, text); a word at or before a
-   committed boundary that was never printed is committed on its own as
-   ``late`` rather than lost; one already printed is dropped.
+4. Finals tile the stream clock and are never restated. A word inside the span of
+   a final already received (a duplicated or rewritten final), or beyond the audio
+   sent so far (``horizon``), is rejected and counted, never printed. A word at or
+   before a committed boundary that was never printed is committed on its own as
+   ``late`` rather than lost.
 5. Interim text replaces the previous interim; it never appends.
 6. An utterance with no words commits with empty text; the shell prints nothing for it.
 """
@@ -37,6 +39,8 @@ Outcome = Literal["ack", "timeout", "flush", "late"]
 _ACK_TOLERANCE_S = 0.25
 _SEEN_WORDS = 4096
 _HISTORY = 64  # committed utterances remembered to place late words
+_SPAN_MARGIN_S = 0.02  # finals that merely touch are fine; overlap beyond this is a restatement
+_HORIZON_SLACK_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +104,7 @@ class _Channel:
     interim: str = ""
     interim_end: int = 0
     last_commit_at: float = float("-inf")
+    spans: list[tuple[int, int]] = field(default_factory=list)  # finals received, merged
     seen: set[tuple[int, int, str]] = field(default_factory=set)
     seen_order: deque[tuple[int, int, str]] = field(default_factory=deque)
     history: deque[tuple[int, int, UtteranceInfo]] = field(
@@ -120,6 +125,16 @@ class Assembler:
         self._rate = sample_rate
         self._timeout = ack_timeout
         self._channels = [_Channel() for _ in range(channels)]
+        self.horizon: int | None = None  # stream frames sent so far; None = unknown
+        self.rejected_words = 0
+
+    def oldest_pending(self) -> tuple[float, int] | None:
+        """(sent_at, seq) of the longest-waiting Finalize, or None."""
+        heads = [ch.pending[0] for ch in self._channels if ch.pending]
+        if not heads:
+            return None
+        first = min(heads, key=lambda p: p.sent_at)
+        return first.sent_at, first.info.seq
 
     def pending_count(self) -> int:
         """Number of finalized utterances still waiting for their commit."""
@@ -153,6 +168,7 @@ class Assembler:
             late = [t for t in segment.tokens if t.mid < ch.committed_upto]
             if late:
                 events.extend(self._commit_late(result.channel, ch, late))
+                segment.transcript = ""  # only part of it remains to be held
             segment.tokens = [t for t in segment.tokens if t.mid >= ch.committed_upto]
             if segment.tokens:
                 ch.segments.append(segment)
@@ -214,21 +230,47 @@ class Assembler:
         return self._channels[index] if 0 <= index < len(self._channels) else None
 
     def _segment(self, ch: _Channel, result: FinalResult) -> _Segment:
+        span = (self._samples(result.start), self._samples(result.start + result.duration))
         tokens: list[_Token] = []
         for word in result.words:
             key = (round(word.start * 1000), round(word.end * 1000), word.word)
             if key in ch.seen:
                 continue  # a duplicated final: already held or printed
+            mid = self._samples((word.start + word.end) / 2)
+            if not self._plausible(ch, mid):
+                self.rejected_words += 1
+                continue
             self._remember(ch, key)
-            start = self._samples(word.start)
-            tokens.append(_Token(self._samples((word.start + word.end) / 2), start, word.text))
+            tokens.append(_Token(mid, self._samples(word.start), word.text))
         if not result.words and result.transcript.strip():
             key = (round(result.start * 1000), round(result.duration * 1000), result.transcript)
-            if key not in ch.seen:
+            mid = (span[0] + span[1]) // 2
+            if key not in ch.seen and self._plausible(ch, mid):
                 self._remember(ch, key)
-                mid = self._samples(result.start + result.duration / 2)
-                tokens.append(_Token(mid, self._samples(result.start), result.transcript))
-        return _Segment(self._samples(result.start), tokens, result.transcript)
+                tokens.append(_Token(mid, span[0], result.transcript))
+        self._add_span(ch, span)
+        whole = len(tokens) == max(1, len(result.words))  # else the transcript says too much
+        return _Segment(span[0], tokens, result.transcript if whole else "")
+
+    def _plausible(self, ch: _Channel, mid: int) -> bool:
+        """False for a word in audio never sent or inside a final already received."""
+        if self.horizon is not None and mid > self.horizon + self._samples(_HORIZON_SLACK_S):
+            return False
+        margin = self._samples(_SPAN_MARGIN_S)
+        return not any(a + margin < mid < b - margin for a, b in ch.spans)
+
+    def _add_span(self, ch: _Channel, span: tuple[int, int]) -> None:
+        if span[1] <= span[0]:
+            return
+        merged: list[tuple[int, int]] = []
+        lo, hi = span
+        for a, b in ch.spans:
+            if b < lo or a > hi:
+                merged.append((a, b))
+            else:
+                lo, hi = min(lo, a), max(hi, b)
+        merged.append((lo, hi))
+        ch.spans = sorted(merged)
 
     def _remember(self, ch: _Channel, key: tuple[int, int, str]) -> None:
         ch.seen.add(key)

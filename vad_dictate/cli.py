@@ -156,6 +156,9 @@ async def _dictate(args: argparse.Namespace, s: Settings, status: StatusView) ->
         ack_timeout=s.number("deepgram.ack_timeout_s"),
         keepalive_s=s.number("stream.keepalive_s"),
         close_timeout=s.number("stream.close_timeout_s"),
+        give_up_s=s.number("stream.reconnect_give_up_s"),
+        retain_s=s.number("stream.retain_s"),
+        replay_speed=s.number("stream.replay_speed"),
     )
     sink = UtteranceSink(s.text("output.format"), source.channels)
     try:
