@@ -262,6 +262,7 @@ def session_options(
     policy: str = "speech",
     ack_timeout: float = 2.0,
     punctuate: bool = False,
+    close_timeout: float = 5.0,
 ) -> SessionOptions:
     """The CLI's defaults (server endpointing 300 ms, 50 ms messages), unpunctuated."""
     connect_opts = proto.ConnectOptions(
@@ -274,6 +275,7 @@ def session_options(
         endpointer=EndpointerSettings(silence_ms=silence_ms),
         pipeline=PipelineSettings(policy="always" if policy == "always" else "speech"),
         ack_timeout=ack_timeout,
+        close_timeout=close_timeout,
     )
 
 
