@@ -28,12 +28,18 @@ FaultKind = Literal["close1011", "abort", "stall", "inject", "refuse"]
 
 @dataclass
 class Fault:
-    """Break the connection when the client has sent ``at`` messages in total."""
+    """Break the connection when the client has sent ``at`` messages in total.
+
+    With ``after_finalize`` set, ``at`` counts Finalize messages instead, and the
+    fault fires right after that Finalize reached the server: between the
+    Finalize and its acknowledgement.
+    """
 
     at: int
     kind: FaultKind
     payload: list[str | bytes] = field(default_factory=list)  # for "inject"
     refuse: int = 0  # for "refuse": handshakes to refuse after the break
+    after_finalize: bool = False
 
 
 class FaultProxy:
@@ -43,6 +49,7 @@ class FaultProxy:
         self.upstream = upstream.rstrip("/")
         self.faults = sorted(faults or [], key=lambda f: f.at)
         self.client_messages = 0
+        self.finalizes = 0
         self.connections = 0
         self.refused = 0
         self.fired: list[str] = []
@@ -122,8 +129,12 @@ class FaultProxy:
             if closing:
                 continue  # keep reading so the client's close frame gets through
             self.client_messages += 1
-            while self.faults and self.faults[0].at <= self.client_messages:
-                fault = self.faults.pop(0)
+            is_finalize = isinstance(message, str) and '"Finalize"' in message
+            if not stalled.is_set():
+                with contextlib.suppress(ConnectionClosed):
+                    await up.send(message)
+            self.finalizes += is_finalize
+            for fault in self._due(is_finalize):
                 self.fired.append(f"{fault.kind}@{self.client_messages}")
                 if fault.kind == "close1011":
                     self._tasks.add(asyncio.create_task(client.close(1011, "injected error")))
@@ -131,9 +142,17 @@ class FaultProxy:
                     break
                 if await self._fire(fault, client, stalled):
                     return
-            if not stalled.is_set() and not closing:
-                with contextlib.suppress(ConnectionClosed):
-                    await up.send(message)
+
+    def _due(self, is_finalize: bool) -> list[Fault]:
+        due = [
+            f
+            for f in self.faults
+            if (f.after_finalize and is_finalize and f.at <= self.finalizes)
+            or (not f.after_finalize and f.at <= self.client_messages)
+        ]
+        for f in due:
+            self.faults.remove(f)
+        return due
 
     async def _fire(self, fault: Fault, client: ServerConnection, stalled: asyncio.Event) -> bool:
         """Apply ``fault``; True when the connection is gone."""

@@ -210,4 +210,4 @@ def test_outbox_bound_drops_oldest_audio_and_counts_it() -> None:
     box.extend([audio_item(600, 1), audio_item(600, 2)])
     assert box.dropped_frames == 600
     assert box.peek() == audio_item(600, 2)
-    assert box.backlog_frames == 600
+    assert box.unsent_frames == 600

@@ -18,6 +18,7 @@ import random
 import signal
 import sys
 import time
+from asyncio import FIRST_COMPLETED
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -106,6 +107,7 @@ class Session:
         self.stop_requested = asyncio.Event()
         self.connections = 0
         self._produced = asyncio.Event()
+        self._drained = asyncio.Event()  # set whenever the sender sends something
         self._input_done = asyncio.Event()
         self._stale: Assembler | None = None  # words of a lost connection, until replayed
         self._last_end: UtteranceInfo | None = None
@@ -210,6 +212,8 @@ class Session:
                 samples = np.zeros_like(block.samples) if self.paused else block.samples
                 self._queue(self.pipeline.push(samples, block.captured_at))
                 self.status.level(block.samples, self.pipeline.speaking())
+                if not getattr(self.source, "live", True):
+                    await self._backpressure()
         finally:
             stop.cancel()
             aclose = getattr(blocks, "aclose", None)
@@ -219,6 +223,13 @@ class Session:
         self._queue(self.pipeline.force_end("end", time.monotonic()) + self.pipeline.drain())
         self._input_done.set()
         self._produced.set()
+
+    async def _backpressure(self) -> None:
+        """A file can wait: keep its unsent backlog well inside the replay bound."""
+        limit = self.outbox.max_retained_frames // 2
+        while self.outbox.unsent_frames > limit:
+            self._drained.clear()
+            await self._drained.wait()
 
     def _queue(self, items: list[SendAudio | SendFinalize]) -> None:
         if items:
@@ -329,7 +340,7 @@ class Session:
             if ticker in done and isinstance(ticker.exception(), _Lost):
                 raise ticker.exception()  # type: ignore[misc]
             if sender in done and sender.exception() is None:
-                await self._closing(ws, reader)
+                await self._closing(ws, reader, ticker)
                 return
             raise _Lost(_close_failure(ws))
         finally:
@@ -360,6 +371,7 @@ class Session:
                 await ws.send(proto.finalize_message(item.channel))
                 boundary = self.outbox.mark_sent()
                 self._note_finalize(item, boundary)
+            self._drained.set()
             if self.recorder is not None:
                 self.recorder.sent(item)
             self._last_send = time.monotonic()
@@ -412,13 +424,22 @@ class Session:
             self._stalled.add(seq)
             raise _Lost(proto.Failure("retry", "The server stopped answering."))
 
-    async def _closing(self, ws: ClientConnection, reader: asyncio.Task[None]) -> None:
-        """Everything is sent: close the stream and read until the server closes."""
+    async def _closing(
+        self, ws: ClientConnection, reader: asyncio.Task[None], ticker: asyncio.Task[None]
+    ) -> None:
+        """Everything is sent: close the stream and read until the server closes.
+
+        The ticker keeps watching: a server that stalls now is abandoned and the
+        session reconnects to replay what it had not confirmed (``_Lost``).
+        """
         with contextlib.suppress(ConnectionClosed):
             await ws.send(proto.close_stream_message())
-        try:
-            await asyncio.wait_for(asyncio.shield(reader), self.options.close_timeout)
-        except TimeoutError:
+        done, _ = await asyncio.wait(
+            {reader, ticker}, timeout=self.options.close_timeout, return_when=FIRST_COMPLETED
+        )
+        if ticker in done and isinstance(ticker.exception(), _Lost):
+            raise ticker.exception()  # type: ignore[misc]
+        if reader not in done:
             self.status.message(
                 "warning: the server did not close the stream in time; "
                 "printing the words it confirmed so far."

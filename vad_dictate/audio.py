@@ -327,6 +327,8 @@ class AudioBlock:
 class FileSource:
     """A WAV file played into the pipeline at ``speed`` x real time (0 = as fast as possible)."""
 
+    live = False  # a file can wait for the network; a microphone cannot
+
     def __init__(
         self, path: str | Path, *, speed: float = 1.0, rate: int = 16000, block_ms: int = 20
     ) -> None:

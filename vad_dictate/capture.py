@@ -149,6 +149,8 @@ def _print_stderr(message: str) -> None:
 class MicSource:
     """Blocks from a microphone at ``rate`` (resampled if the device cannot record at it)."""
 
+    live = True  # audio that is not taken now is lost
+
     def __init__(
         self,
         device: int | str | None = None,

@@ -28,8 +28,9 @@ class Outbox:
     def __init__(self, max_retained_frames: int) -> None:
         self._log: deque[_Entry] = deque()
         self._cursor = 0  # index into _log of the next item to send
-        self._max = max_retained_frames
+        self.max_retained_frames = max_retained_frames
         self._retained = 0  # audio frames in _log
+        self.unsent_frames = 0  # audio frames after the cursor
         self.conn_frames = 0  # frames sent on the current connection
         self.dropped_frames = 0  # retained audio given up because the bound was hit
         self.replay_until = 0  # items before this index (at restart) are a replay
@@ -37,21 +38,13 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._log) - self._cursor
 
-    @property
-    def backlog_frames(self) -> int:
-        """Audio frames waiting to be sent."""
-        return sum(
-            e.item.frames
-            for i, e in enumerate(self._log)
-            if i >= self._cursor and isinstance(e.item, SendAudio)
-        )
-
     def extend(self, items: list[Outgoing]) -> None:
         """Queue new items from the pipeline."""
         for item in items:
             self._log.append(_Entry(item))
             if isinstance(item, SendAudio):
                 self._retained += item.frames
+                self.unsent_frames += item.frames
         self._enforce_bound()
 
     def peek(self) -> Outgoing | None:
@@ -68,6 +61,7 @@ class Outbox:
         self._cursor += 1
         if isinstance(item, SendAudio):
             self.conn_frames += item.frames
+            self.unsent_frames -= item.frames
         return self.conn_frames
 
     def committed(self, seq: int) -> None:
@@ -83,6 +77,7 @@ class Outbox:
         self.replay_until = self._cursor
         self._cursor = 0
         self.conn_frames = lead_frames
+        self.unsent_frames = self._retained
 
     def uncommitted(self) -> list[SendFinalize]:
         """Finalizes retained but not committed (for messages at give-up)."""
@@ -101,14 +96,17 @@ class Outbox:
             self._drop_first()
 
     def _enforce_bound(self) -> None:
-        while self._retained > self._max and self._log:
+        while self._retained > self.max_retained_frames and self._log:
             self.dropped_frames += self._drop_first()
 
     def _drop_first(self) -> int:
         entry = self._log.popleft()
+        unsent = self._cursor == 0
         self._cursor = max(0, self._cursor - 1)
         self.replay_until = max(0, self.replay_until - 1)
         if isinstance(entry.item, SendAudio):
             self._retained -= entry.item.frames
+            if unsent:
+                self.unsent_frames -= entry.item.frames
             return entry.item.frames
         return 0
