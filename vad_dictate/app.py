@@ -19,7 +19,7 @@ import signal
 import sys
 import time
 from asyncio import FIRST_COMPLETED
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -33,12 +33,13 @@ from vad_dictate import protocol as proto
 from vad_dictate.assembler import Assembler, AssemblerEvent, Committed, Partial, UtteranceInfo
 from vad_dictate.audio import AudioBlock
 from vad_dictate.endpointer import EndpointerSettings
-from vad_dictate.errors import AuthError, RequestRejected, TransportError
+from vad_dictate.errors import AudioDeviceError, AuthError, RequestRejected, TransportError
 from vad_dictate.outbox import Outbox
 from vad_dictate.pipeline import Pipeline, PipelineSettings, SendAudio, SendFinalize
 from vad_dictate.sinks import StatusView, UtteranceSink
 
 TICK_S = 0.05
+REOPEN_INTERVAL_S = 1.0
 CONNECT_SILENCE_MS = 100  # PROTOCOL.md: a connection that never got audio may not hold
 
 
@@ -66,6 +67,7 @@ class SessionOptions:
     give_up_s: float = 60.0
     retain_s: float = 120.0
     replay_speed: float = 1.25  # Deepgram takes audio at most ~1.25x real time; 0 = unpaced
+    reopen_s: float = 30.0  # how long a lost microphone may take to come back
 
 
 class Recorder(Protocol):
@@ -118,6 +120,8 @@ class Session:
         self.printed = 0  # utterances written to the sink
         self._last_received = 0.0
         self._stalled: set[int] = set()  # utterances whose Finalize met a silent server
+        self._reopened: Callable[[], None] | None = None
+        self.device_error: AudioDeviceError | None = None
         self.connected = False
 
     def _new_assembler(self) -> Assembler:
@@ -131,6 +135,8 @@ class Session:
         finally:
             pump.cancel()
             await asyncio.gather(pump, return_exceptions=True)
+        if self.device_error is not None:
+            raise self.device_error
         return 0
 
     # -- control (hotkeys, control socket, signals) ---------------------------------------------
@@ -187,8 +193,42 @@ class Session:
     # -- capture ------------------------------------------------------------------------------
 
     async def _pump(self) -> None:
-        """Source -> pipeline -> outbox, for the whole session."""
+        """Source -> pipeline -> outbox, for the whole session, across device failures."""
         stop = asyncio.create_task(self.stop_requested.wait())
+        down_since = 0.0
+        try:
+            while True:
+                try:
+                    await self._pump_blocks(stop)
+                    break
+                except AudioDeviceError as exc:
+                    now = time.monotonic()
+                    if not down_since:
+                        self.status.message(f"vad-dictate: {exc}")
+                        self._queue(self.pipeline.force_end("end", now))  # keep what was said
+                        down_since = now
+                    if not self._may_reopen(now - down_since, stop):
+                        self.device_error = exc
+                        break
+                    await asyncio.wait({stop}, timeout=REOPEN_INTERVAL_S)
+                    if stop.done():
+                        break
+                    self._reopened = lambda: self.status.message("the microphone is back")
+        finally:
+            stop.cancel()
+        self._queue(self.pipeline.force_end("end", time.monotonic()) + self.pipeline.drain())
+        self._input_done.set()
+        self._produced.set()
+
+    def _may_reopen(self, down_for: float, stop: asyncio.Task[bool]) -> bool:
+        reset = getattr(self.source, "reset", None)
+        if reset is None or stop.done() or down_for >= self.options.reopen_s:
+            return False
+        reset()
+        return True
+
+    async def _pump_blocks(self, stop: asyncio.Task[bool]) -> None:
+        """Pump one opening of the source until it ends or a stop is requested."""
         blocks = aiter(self.source.blocks())
         try:
             while True:
@@ -198,31 +238,33 @@ class Session:
                     nxt.cancel()
                     with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
                         await nxt
-                    break
+                    return
                 try:
                     block = nxt.result()
                 except StopAsyncIteration:
-                    break
-                gap = block.start - self.pipeline.captured_frames
-                if gap > 0:  # capture dropped blocks: keep the capture clock honest
-                    filler = np.zeros((gap, self.channels), dtype=np.int16)
-                    self._queue(self.pipeline.push(filler, block.captured_at))
-                if self.recorder is not None:
-                    self.recorder.audio(block)
-                samples = np.zeros_like(block.samples) if self.paused else block.samples
-                self._queue(self.pipeline.push(samples, block.captured_at))
-                self.status.level(block.samples, self.pipeline.speaking())
+                    return
+                if self._reopened is not None:
+                    self._reopened()
+                    self._reopened = None
+                self._take(block)
                 if not getattr(self.source, "live", True):
                     await self._backpressure()
         finally:
-            stop.cancel()
             aclose = getattr(blocks, "aclose", None)
             if aclose is not None:
                 with contextlib.suppress(Exception):
                     await aclose()
-        self._queue(self.pipeline.force_end("end", time.monotonic()) + self.pipeline.drain())
-        self._input_done.set()
-        self._produced.set()
+
+    def _take(self, block: AudioBlock) -> None:
+        gap = block.start - self.pipeline.captured_frames
+        if gap > 0:  # capture dropped blocks: keep the capture clock honest
+            filler = np.zeros((gap, self.channels), dtype=np.int16)
+            self._queue(self.pipeline.push(filler, block.captured_at))
+        if self.recorder is not None:
+            self.recorder.audio(block)
+        samples = np.zeros_like(block.samples) if self.paused else block.samples
+        self._queue(self.pipeline.push(samples, block.captured_at))
+        self.status.level(block.samples, self.pipeline.speaking())
 
     async def _backpressure(self) -> None:
         """A file can wait: keep its unsent backlog well inside the replay bound."""

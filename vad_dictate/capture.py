@@ -296,6 +296,11 @@ class MicSource:
             if item is not None:
                 return item
 
+    def reset(self) -> None:
+        """Allow ``blocks()`` to open the device again after a failure."""
+        self._stopping = False
+        self._failure = None
+
     async def blocks(self) -> AsyncIterator[AudioBlock]:
         """Open the device and yield blocks until ``stop()``; raise AudioDeviceError on failure."""
         sd = _sounddevice()

@@ -61,6 +61,24 @@ def _url(v: Value) -> str | None:
     return None
 
 
+def _each(allowed: tuple[str, ...]) -> Callable[[Value], str | None]:
+    def check(v: Value) -> str | None:
+        assert isinstance(v, list)
+        bad = [t for t in v if t not in allowed]
+        return f"may only hold {', '.join(repr(a) for a in allowed)}" if bad else None
+
+    return check
+
+
+def _keys(v: Value) -> str | None:
+    from vad_dictate.keys import KEY_NAMES
+
+    assert isinstance(v, list)
+    bad = [k for k in v if k.lower() not in KEY_NAMES and not (len(k) == 1 and k.isprintable())]
+    names = ", ".join(KEY_NAMES)
+    return f"must list single characters or key names ({names})" if bad else None
+
+
 FIELDS: tuple[Field, ...] = (
     Field("deepgram", "url", DEFAULT_URL, _url),
     Field("deepgram", "model", "nova-3"),
@@ -88,7 +106,20 @@ FIELDS: tuple[Field, ...] = (
     Field("stream", "replay_speed", 1.25, _range(0, 100, " (0 = unpaced)")),
     Field("audio", "device", ""),
     Field("audio", "channels", 1, _range(1, 32)),
+    Field("audio", "reopen_s", 30.0, _range(0, 3600, " s")),
     Field("output", "format", "text", _choice("text", "jsonl")),
+    Field("output", "targets", [], _each(("type", "clipboard"))),
+    Field("output", "type_delay_ms", 150, _range(0, 10000, " ms")),
+    Field("output", "append", ""),
+    Field("controls", "terminal_keys", True),
+    Field("controls", "finalize_keys", ["space", "enter"], _keys),
+    Field("controls", "pause_keys", ["p"], _keys),
+    Field("controls", "less_sensitive_keys", ["["], _keys),
+    Field("controls", "more_sensitive_keys", ["]"], _keys),
+    Field("controls", "quit_keys", ["q"], _keys),
+    Field("controls", "socket", True),
+    Field("controls", "hotkey", ""),
+    Field("controls", "push_to_talk", ""),
 )
 _BY_NAME = {f.name: f for f in FIELDS}
 
