@@ -45,8 +45,11 @@ class Fault:
 class FaultProxy:
     """Proxy ``upstream`` (a ws:// URL of the local server) with scheduled faults."""
 
-    def __init__(self, upstream: str, faults: list[Fault] | None = None) -> None:
+    def __init__(
+        self, upstream: str, faults: list[Fault] | None = None, stall_all: bool = False
+    ) -> None:
         self.upstream = upstream.rstrip("/")
+        self.stall_all = stall_all  # every connection is answered by silence
         self.faults = sorted(faults or [], key=lambda f: f.at)
         self.client_messages = 0
         self.finalizes = 0
@@ -112,6 +115,8 @@ class FaultProxy:
             f"{self.upstream}?{query}", additional_headers=headers, proxy=None, max_size=None
         ) as up:
             stalled = asyncio.Event()
+            if self.stall_all:
+                stalled.set()
             upward = asyncio.create_task(self._client_to_server(client, up, stalled))
             downward = asyncio.create_task(self._server_to_client(client, up, stalled))
             await asyncio.wait({upward, downward}, return_when=asyncio.FIRST_COMPLETED)

@@ -118,6 +118,7 @@ class Session:
         self._reported_drop = 0
         self.paused = False
         self.printed = 0  # utterances written to the sink
+        self.unconfirmed = 0  # utterances committed without the server's acknowledgement
         self._last_received = 0.0
         self._stalled: set[int] = set()  # utterances whose Finalize met a silent server
         self._reopened: Callable[[], None] | None = None
@@ -135,6 +136,11 @@ class Session:
         finally:
             pump.cancel()
             await asyncio.gather(pump, return_exceptions=True)
+        if self.unconfirmed:
+            self.status.message(
+                f"warning: the server never confirmed {self.unconfirmed} utterance(s); "
+                "what its results gave for them was printed."
+            )
         if self.device_error is not None:
             raise self.device_error
         return 0
@@ -512,6 +518,8 @@ class Session:
         for item in items:
             if item.info.seq:
                 self.outbox.committed(item.info.seq)
+            if item.outcome in ("timeout", "flush") and item.info.seq:
+                self.unconfirmed += 1
             if not item.text:
                 continue
             at = item.info.last_speech_at
