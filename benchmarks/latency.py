@@ -263,6 +263,7 @@ def session_options(
     ack_timeout: float = 2.0,
     punctuate: bool = False,
     close_timeout: float = 5.0,
+    retain_s: float = 120.0,
 ) -> SessionOptions:
     """The CLI's defaults (server endpointing 300 ms, 50 ms messages), unpunctuated."""
     connect_opts = proto.ConnectOptions(
@@ -276,6 +277,7 @@ def session_options(
         pipeline=PipelineSettings(policy="always" if policy == "always" else "speech"),
         ack_timeout=ack_timeout,
         close_timeout=close_timeout,
+        retain_s=retain_s,
     )
 
 

@@ -1,0 +1,239 @@
+"""Benchmark 2: client CPU at real time, and throughput as fast as possible.
+
+Real time: the real command line (``python -m vad_dictate --input speech.wav --speed 1``)
+streams 60 s of LibriVox speech with pauses to a tone server in another process. The
+client's CPU time is read from ``/proc/PID/stat`` at 5 s and at 55 s after it started,
+so imports and connecting are left out; the whole run (``wait4`` rusage) is shown too.
+Capture is the paced file source: PortAudio's callback thread is not included.
+
+Throughput: the real Session, in this process, with a source that releases blocks as
+fast as they are taken (speed 0). "Capture + VAD" is audio length over the time until
+the last block was taken; "end to end" waits until every utterance is acknowledged, so
+the server (another process on the same cores) is part of it. The pure pipeline core
+(endpointer + gate, no asyncio, no socket) is timed alone as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.billing import librivox
+from benchmarks.latency import (
+    RATE,
+    ROOT,
+    PacedSource,
+    ServerProcess,
+    TimingSink,
+    clean_env,
+    quiet_status,
+    session_options,
+    table,
+)
+from vad_dictate.app import Session
+from vad_dictate.endpointer import EndpointerSettings
+from vad_dictate.engine import Int16Array
+from vad_dictate.pipeline import Pipeline, PipelineSettings, Policy
+
+TICKS = os.sysconf("SC_CLK_TCK")
+WINDOW_S = (5.0, 55.0)  # steady-state window after the client process started
+
+
+def speech_audio(seconds: float) -> Int16Array:
+    """LibriVox speech with pauses, repeated or cut to ``seconds``."""
+    one = librivox(2).samples
+    reps = int(np.ceil(seconds * RATE / len(one)))
+    return np.tile(one, reps)[: round(seconds * RATE)]
+
+
+def write_wav(path: Path, samples: Int16Array) -> Path:
+    """Write mono 16 kHz int16 samples as a WAV file."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(samples.astype("<i2").tobytes())
+    return path
+
+
+def cpu_ticks(pid: int) -> int:
+    """utime + stime of a process (all its threads), in clock ticks."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+
+
+@dataclass(frozen=True, slots=True)
+class RealTime:
+    """One client process dictating at real time."""
+
+    policy: str
+    audio_s: float
+    steady_pct: float  # CPU percent of one core inside WINDOW_S
+    whole_pct: float  # the whole process, imports and shutdown included, over its wall time
+    wall_s: float
+
+
+def real_time(url: str, wav: Path, policies: Sequence[str], audio_s: float) -> list[RealTime]:
+    """Run one CLI client per policy at once; sample each one's CPU time."""
+    with tempfile.TemporaryDirectory() as home:
+        env = clean_env() | {"XDG_CONFIG_HOME": home}
+        started = time.monotonic()
+        procs = {
+            policy: subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "vad_dictate",
+                    "--input",
+                    str(wav),
+                    "--speed",
+                    "1",
+                    "--url",
+                    url,
+                    "--quiet",
+                    "--policy",
+                    policy,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=ROOT,
+            )
+            for policy in policies
+        }
+        samples: dict[str, list[tuple[float, int]]] = {p: [] for p in policies}
+        for mark in WINDOW_S:
+            time.sleep(max(0.0, started + mark - time.monotonic()))
+            for policy, proc in procs.items():
+                samples[policy].append((time.monotonic(), cpu_ticks(proc.pid)))
+        out = []
+        for policy, proc in procs.items():
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.monotonic() - started
+            if status != 0:
+                raise RuntimeError(f"the {policy} client exited with status {status}")
+            (t0, c0), (t1, c1) = samples[policy]
+            steady = 100 * (c1 - c0) / TICKS / (t1 - t0)
+            whole = 100 * (usage.ru_utime + usage.ru_stime) / wall
+            out.append(RealTime(policy, audio_s, steady, whole, wall))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Throughput:
+    """How many times faster than real time."""
+
+    policy: str
+    audio_s: float
+    capture_x: float  # the Session took every block: capture + VAD + gate + queue
+    end_to_end_x: float  # every utterance acknowledged by the server
+    core_x: float  # Pipeline.push alone
+    client_cpu_s: float  # this process's CPU time during the Session run
+    dropped_s: float
+
+
+def core_speed(samples: Int16Array, policy: str) -> float:
+    """Pipeline.push over 20 ms blocks, no I/O: multiples of real time."""
+    pol: Policy = "always" if policy == "always" else "speech"
+    pipe = Pipeline(EndpointerSettings(), PipelineSettings(policy=pol), 1, RATE)
+    frames = samples.reshape(-1, 1)
+    t0 = time.perf_counter()
+    for start in range(0, len(frames), RATE // 50):
+        pipe.push(frames[start : start + RATE // 50], 0.0)
+    return len(samples) / RATE / (time.perf_counter() - t0)
+
+
+async def _session_speed(url: str, samples: Int16Array, policy: str) -> tuple[float, ...]:
+    source = PacedSource(samples, speed=0)
+    audio_s = len(samples) / RATE
+    # Retain everything: a server that falls behind must not cost audio in this run.
+    options = session_options(
+        url, policy=policy, ack_timeout=60.0, close_timeout=120.0, retain_s=audio_s + 60
+    )
+    session = Session(source, options, TimingSink(), quiet_status())
+    cpu0 = time.process_time()
+    await session.run()
+    end, cpu = time.monotonic(), time.process_time() - cpu0
+    capture = audio_s / (source.released[-1] - source.t0)
+    return capture, audio_s / (end - source.t0), cpu, session.outbox.dropped_frames / RATE
+
+
+def throughput(url: str, samples: Int16Array, policies: Sequence[str]) -> list[Throughput]:
+    """Each policy in turn (they would compete for the cores if run together)."""
+    out = []
+    for policy in policies:
+        capture, e2e, cpu, dropped = asyncio.run(_session_speed(url, samples, policy))
+        core = core_speed(samples, policy)
+        out.append(Throughput(policy, len(samples) / RATE, capture, e2e, core, cpu, dropped))
+    return out
+
+
+def measure(quick: bool = False) -> tuple[list[RealTime], list[Throughput]]:
+    """Real-time CPU for 60 s (20 s quick is not enough for the window: kept at 60 s)."""
+    policies = ("speech", "always")
+    with ServerProcess("tone") as server, tempfile.TemporaryDirectory() as tmp:
+        audio = speech_audio(60.0)
+        wav = write_wav(Path(tmp) / "speech60.wav", audio)
+        rt = real_time(server.url, wav, policies, 60.0) if not quick else []
+        long = np.tile(audio, 2 if quick else 10)
+        tp = throughput(server.url, long, policies)
+    return rt, tp
+
+
+def summarize(rt: Sequence[RealTime], tp: Sequence[Throughput]) -> str:
+    """Two tables: real-time CPU and throughput."""
+    out = []
+    if rt:
+        rows = [
+            [r.policy, f"{r.audio_s:.0f}", f"{r.steady_pct:.2f}%", f"{r.whole_pct:.2f}%",
+             "met" if r.steady_pct < 2 else "MISSED"]
+            for r in rt
+        ]  # fmt: skip
+        headers = ["policy", "audio s", "client CPU, steady (5-55 s)", "whole process"]
+        out += [table([*headers, "target < 2%"], rows), ""]
+    rows2 = [
+        [t.policy, f"{t.audio_s:.0f}", f"{t.capture_x:.0f}x", f"{t.end_to_end_x:.0f}x",
+         f"{t.core_x:.0f}x", f"{t.client_cpu_s:.1f}", f"{t.dropped_s:g}"]
+        for t in tp
+    ]  # fmt: skip
+    out.append(
+        table(
+            [
+                "policy",
+                "audio s",
+                "capture + VAD (Session)",
+                "end to end (incl. server)",
+                "pipeline core alone",
+                "client CPU s",
+                "dropped s",
+            ],
+            rows2,
+        )
+    )
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m benchmarks.cpu [--quick]`` (quick skips the 60 s real-time run)."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.cpu", description=__doc__)
+    p.add_argument("--quick", action="store_true")
+    args = p.parse_args(argv)
+    print(summarize(*measure(args.quick)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
