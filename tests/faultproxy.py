@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Literal
@@ -56,6 +57,7 @@ class FaultProxy:
         self.connections = 0
         self.refused = 0
         self.fired: list[str] = []
+        self.audio_log: list[tuple[int, float, int]] = []  # (connection, arrival time, bytes)
         self._refuse = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop = asyncio.new_event_loop()
@@ -134,6 +136,8 @@ class FaultProxy:
             if closing:
                 continue  # keep reading so the client's close frame gets through
             self.client_messages += 1
+            if isinstance(message, bytes):
+                self.audio_log.append((self.connections, time.monotonic(), len(message)))
             is_finalize = isinstance(message, str) and '"Finalize"' in message
             if not stalled.is_set():
                 with contextlib.suppress(ConnectionClosed):

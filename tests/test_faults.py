@@ -162,3 +162,35 @@ def test_fifty_utterances_twenty_random_disconnects(upstream: str, tmp_path: Pat
     clean = run_app(wav, upstream, tmp_path, "--speed", "0")
     assert texts(res) == texts(clean)  # the same lines as with no fault at all
     print(f"50 utterances, {len(fired)} disconnects: every word once, {len(texts(res))} lines")
+
+
+def test_gives_up_after_the_configured_time_and_keeps_what_was_said(
+    upstream: str, tmp_path: Path
+) -> None:
+    expected = groups(4, seed=11)
+    wav = write_wav(tmp_path / "g.wav", utterances(expected, pause=1.2))
+    with FaultProxy(upstream, [Fault(2, "refuse", refuse=10_000, after_finalize=True)]) as proxy:
+        res = run_app(wav, proxy.url, tmp_path, "--speed", "2",
+                      env={"VAD_DICTATE_STREAM_RECONNECT_GIVE_UP_S": "2"})  # fmt: skip
+        assert proxy.refused >= 2
+    assert res.returncode == 5, res.stderr
+    assert res.stderr.strip().splitlines()[-1].startswith("vad-dictate: ")
+    assert texts(res)[:1] == [" ".join(expected[0])]  # confirmed before the outage: printed
+    assert "Traceback" not in res.stderr
+
+
+def test_replay_after_reconnect_is_paced(upstream: str, tmp_path: Path) -> None:
+    """The backlog is replayed no faster than replay_speed x real time (Deepgram's limit)."""
+    expected = groups(6, seed=12)
+    wav = write_wav(tmp_path / "p.wav", utterances(expected, pause=1.2))
+    with FaultProxy(upstream, [Fault(200, "abort")]) as proxy:
+        res = run_app(wav, proxy.url, tmp_path, "--speed", "0",
+                      env={"VAD_DICTATE_STREAM_REPLAY_SPEED": "2"})  # fmt: skip
+        log = [(t, n) for conn, t, n in proxy.audio_log if conn == 2]
+    assert_exactly_once(res, expected)
+    t0 = log[0][0]
+    sent = 0.0
+    for t, n in log[1:]:  # the opening silence burst is not part of the replay
+        sent += n / 2 / 16000
+        assert sent <= 2 * (t - t0) + 0.2, (sent, t - t0)
+    assert sent > 3  # a real backlog was replayed

@@ -398,8 +398,14 @@ class Session:
             await asyncio.gather(reader, sender, ticker, return_exceptions=True)
 
     async def _sender(self, ws: ClientConnection) -> None:
-        """Outbox -> websocket; returns once input has ended and everything is sent."""
-        replay_started, replayed = time.monotonic(), 0
+        """Outbox -> websocket; returns once input has ended and everything is sent.
+
+        After a reconnect, everything (the replayed utterances, then what was captured
+        during the outage) goes out no faster than ``replay_speed`` x real time, the
+        most Deepgram accepts, until the backlog is gone and live audio paces itself.
+        """
+        paced = self.connections > 1 and self.options.replay_speed > 0
+        started, audio_s = time.monotonic(), 0.0
         while True:
             item = self.outbox.peek()
             if item is None:
@@ -409,20 +415,20 @@ class Session:
                 await self._produced.wait()
                 continue
             if isinstance(item, SendAudio):
-                if self.outbox.is_replay() and self.options.replay_speed > 0:
-                    due = replay_started + replayed / (self.rate * self.options.replay_speed)
+                if paced:
+                    due = started + audio_s / self.options.replay_speed
                     await asyncio.sleep(max(0.0, due - time.monotonic()))
-                    replayed += item.frames
+                    audio_s += item.frames / self.rate
                 await ws.send(item.pcm)
                 self.assembler.horizon = self.outbox.mark_sent()
             else:
                 await ws.send(proto.finalize_message(item.channel))
                 boundary = self.outbox.mark_sent()
                 self._note_finalize(item, boundary)
+            self._last_send = time.monotonic()
             self._drained.set()
             if self.recorder is not None:
                 self.recorder.sent(item)
-            self._last_send = time.monotonic()
 
     def _note_finalize(self, item: SendFinalize, boundary: int) -> None:
         sp = item.speech

@@ -33,7 +33,6 @@ class Outbox:
         self.unsent_frames = 0  # audio frames after the cursor
         self.conn_frames = 0  # frames sent on the current connection
         self.dropped_frames = 0  # retained audio given up because the bound was hit
-        self.replay_until = 0  # items before this index (at restart) are a replay
 
     def __len__(self) -> int:
         return len(self._log) - self._cursor
@@ -50,10 +49,6 @@ class Outbox:
     def peek(self) -> Outgoing | None:
         """The next item to send, or None."""
         return self._log[self._cursor].item if self._cursor < len(self._log) else None
-
-    def is_replay(self) -> bool:
-        """True while the next item was already sent on an earlier connection."""
-        return self._cursor < self.replay_until
 
     def mark_sent(self) -> int:
         """Advance past the peeked item; return the connection's frame count after it."""
@@ -74,7 +69,6 @@ class Outbox:
 
     def restart(self, lead_frames: int = 0) -> None:
         """A new connection that already sent ``lead_frames``: resend everything retained."""
-        self.replay_until = self._cursor
         self._cursor = 0
         self.conn_frames = lead_frames
         self.unsent_frames = self._retained
@@ -103,7 +97,6 @@ class Outbox:
         entry = self._log.popleft()
         unsent = self._cursor == 0
         self._cursor = max(0, self._cursor - 1)
-        self.replay_until = max(0, self.replay_until - 1)
         if isinstance(entry.item, SendAudio):
             self._retained -= entry.item.frames
             if unsent:
