@@ -14,12 +14,15 @@ from typing import Any, NoReturn
 
 from vad_dictate import __version__
 from vad_dictate import protocol as proto
-from vad_dictate.app import AudioSource, SessionOptions, run_dictation
+from vad_dictate.app import AudioSource, Session, SessionOptions, run_dictation
 from vad_dictate.config import Settings, load_settings
+from vad_dictate.control import COMMANDS, ControlOptions, Controls
 from vad_dictate.endpointer import EndpointerSettings
-from vad_dictate.errors import ConfigError, VadDictateError
+from vad_dictate.errors import AudioDeviceError, ConfigError, VadDictateError
+from vad_dictate.keys import KeyMap
 from vad_dictate.pipeline import PipelineSettings, Policy
 from vad_dictate.sinks import StatusView, UtteranceSink
+from vad_dictate.view import make_status_view
 
 PIPELINE_RATE = 16000
 
@@ -36,7 +39,8 @@ def _dictate_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="vad-dictate",
         description="Dictate: speak, and each finished utterance is printed as a line. "
-        "Other commands: 'vad-dictate serve --help'.",
+        "Other commands: serve, devices, replay DIR, and finalize, pause, resume, toggle, stop, "
+        "status (to drive a running vad-dictate).",
     )
     p.add_argument("--version", action="version", version=f"vad-dictate {__version__}")
     p.add_argument("--config", metavar="PATH", help="TOML config file (default: user config dir)")
@@ -44,7 +48,20 @@ def _dictate_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, default=1.0, help="file pacing: N x real time, 0 = max")
     p.add_argument("--url", help="Deepgram-compatible endpoint (ws:// or wss://)")
     p.add_argument("--offline", action="store_true", default=None, help="use the offline engine")
-    p.add_argument("--output", choices=["text", "jsonl"], help="stdout format (default text)")
+    p.add_argument(
+        "--output",
+        action="append",
+        type=_output_list,
+        metavar="LIST",
+        help="text or jsonl (stdout format), plus type and/or clipboard; comma-separated or "
+        "repeated, e.g. --output text,type",
+    )
+    p.add_argument("--append", metavar="FILE", help="also append each utterance to FILE")
+    p.add_argument("--record", metavar="DIR", help="save audio and a log for 'vad-dictate replay'")
+    p.add_argument(
+        "--hotkey", metavar="COMBO", help="global finalize hotkey, e.g. '<ctrl>+<alt>+d'"
+    )
+    p.add_argument("--push-to-talk", metavar="KEY", help="global push-to-talk key, e.g. '<f9>'")
     p.add_argument("--device", help="input device index or name fragment")
     p.add_argument("--channels", type=int, help="microphone channels (default 1)")
     p.add_argument("--policy", choices=["speech", "always"], help="what audio is streamed")
@@ -60,10 +77,40 @@ def _dictate_parser() -> argparse.ArgumentParser:
     return p
 
 
+OUTPUTS = ("text", "jsonl", "type", "clipboard")
+
+
+def _output_list(value: str) -> list[str]:
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [n for n in names if n not in OUTPUTS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"invalid --output {value!r} (choose from {', '.join(OUTPUTS)})"
+        )
+    return names
+
+
+def _output_overrides(groups: list[list[str]] | None) -> dict[str, Any]:
+    """``--output`` values as config overrides: a stdout format and extra targets."""
+    names = [n for group in groups or [] for n in group]
+    formats = [n for n in names if n in ("text", "jsonl")]
+    if len(set(formats)) > 1:
+        raise ConfigError("--output takes one of text or jsonl for stdout, not both.")
+    overrides: dict[str, Any] = {}
+    if formats:
+        overrides["output.format"] = formats[0]
+    targets = list(dict.fromkeys(n for n in names if n not in ("text", "jsonl")))
+    if targets:
+        overrides["output.targets"] = targets
+    return overrides
+
+
 _FLAG_KEYS = {
     "url": "deepgram.url",
     "offline": "deepgram.offline",
-    "output": "output.format",
+    "append": "output.append",
+    "hotkey": "controls.hotkey",
+    "push_to_talk": "controls.push_to_talk",
     "device": "audio.device",
     "channels": "audio.channels",
     "policy": "stream.policy",
@@ -113,7 +160,7 @@ def _pipeline_settings(s: Settings) -> PipelineSettings:
     return PipelineSettings(policy=policy, chunk_ms=s.integer("stream.chunk_ms"))
 
 
-def _open_source(args: argparse.Namespace, s: Settings) -> AudioSource:
+def _open_source(args: argparse.Namespace, s: Settings, status: StatusView) -> AudioSource:
     if args.speed < 0:
         raise ConfigError(f"--speed is {args.speed:g}, but it must be 0 (no pacing) or more.")
     if args.input:
@@ -125,30 +172,36 @@ def _open_source(args: argparse.Namespace, s: Settings) -> AudioSource:
     device: int | str | None = s.text("audio.device") or None
     if isinstance(device, str) and device.isdigit():
         device = int(device)
-    return MicSource(device, channels=s.integer("audio.channels"), rate=PIPELINE_RATE)
+    return MicSource(
+        device, channels=s.integer("audio.channels"), rate=PIPELINE_RATE, on_overflow=status.message
+    )
 
 
-async def _dictate(args: argparse.Namespace, s: Settings, status: StatusView) -> int:
-    endpointer = _endpointer_settings(s)
-    source = _open_source(args, s)
+def _server_for(s: Settings, status: StatusView) -> tuple[str, str | None, Any]:
+    """The URL and key to use, starting the offline server when there is no Deepgram key."""
     url, api_key = s.text("deepgram.url"), s.api_key
     offline = s.flag("deepgram.offline") or (api_key is None and url == proto.DEFAULT_URL)
-    server = None
-    if offline:
-        from vad_dictate.server import BackgroundServer
-        from vad_dictate.sphinx import SphinxEngine
+    if not offline:
+        return url, api_key, None
+    from vad_dictate.server import BackgroundServer
+    from vad_dictate.sphinx import SphinxEngine
 
-        why = "--offline was given" if s.flag("deepgram.offline") else "DEEPGRAM_API_KEY is not set"
-        status.message(
-            f"offline: {why}, so the built-in PocketSphinx engine transcribes locally; "
-            "set DEEPGRAM_API_KEY to use Deepgram instead."
-        )
-        server = BackgroundServer(SphinxEngine())
-        url, api_key = server.start(), None
-    options = SessionOptions(
+    why = "--offline was given" if s.flag("deepgram.offline") else "DEEPGRAM_API_KEY is not set"
+    status.message(
+        f"offline: {why}, so the built-in PocketSphinx engine transcribes locally; "
+        "set DEEPGRAM_API_KEY to use Deepgram instead."
+    )
+    server = BackgroundServer(SphinxEngine())
+    return server.start(), None, server
+
+
+def _session_options(
+    s: Settings, url: str, api_key: str | None, channels: int, endpointer: EndpointerSettings
+) -> SessionOptions:
+    return SessionOptions(
         url=url,
         api_key=api_key,
-        connect=_connect_options(s, source.channels),
+        connect=_connect_options(s, channels),
         endpointer=endpointer,
         pipeline=PipelineSettings(
             policy="always" if s.text("stream.policy") == "always" else "speech"
@@ -160,10 +213,69 @@ async def _dictate(args: argparse.Namespace, s: Settings, status: StatusView) ->
         retain_s=s.number("stream.retain_s"),
         replay_speed=s.number("stream.replay_speed"),
     )
-    sink = UtteranceSink(s.text("output.format"), source.channels)
+
+
+def _make_sink(s: Settings, channels: int, status: StatusView) -> UtteranceSink:
+    """stdout plus the extra targets: --append, type, clipboard."""
+    from vad_dictate.sinks import AppendTarget, TextTarget
+    from vad_dictate.typing_out import Typist
+
+    loop = asyncio.get_running_loop()
+
+    def notify(message: str) -> None:  # called from the typing thread
+        loop.call_soon_threadsafe(status.message, message)
+
+    targets: list[TextTarget] = []
+    if s.text("output.append"):
+        targets.append(AppendTarget(s.text("output.append")))
+    for mode in s.strings("output.targets"):
+        targets.append(Typist(mode, s.integer("output.type_delay_ms"), notify))
+    return UtteranceSink(
+        s.text("output.format"), channels, targets=targets, before_write=status.clear
+    )
+
+
+def _control_options(s: Settings) -> ControlOptions:
+    keymap = None
+    if s.flag("controls.terminal_keys"):
+        keymap = KeyMap.build(
+            {
+                action: s.strings(f"controls.{action}_keys")
+                for action in ("finalize", "pause", "less_sensitive", "more_sensitive", "quit")
+            }
+        )
+    return ControlOptions(
+        keymap=keymap,
+        socket=s.flag("controls.socket"),
+        hotkey=s.text("controls.hotkey"),
+        push_to_talk=s.text("controls.push_to_talk"),
+    )
+
+
+async def _dictate(args: argparse.Namespace, s: Settings, status: StatusView) -> int:
+    endpointer = _endpointer_settings(s)
+    controls = _control_options(s)
+    source = _open_source(args, s, status)
+    url, api_key, server = _server_for(s, status)
+    recorder = None
     try:
-        return await run_dictation(source, options, sink, status)
+        options = _session_options(s, url, api_key, source.channels, endpointer)
+        sink = _make_sink(s, source.channels, status)
+        if args.record:
+            from vad_dictate.record import SessionRecorder
+
+            recorder = SessionRecorder(args.record, PIPELINE_RATE, source.channels, endpointer)
+        session = Session(source, options, sink, status, recorder)
+        if recorder is not None:
+            recorder.watch(session.pipeline.speaking)
+        try:
+            async with Controls(session, status, controls):
+                return await session.run()
+        finally:
+            await asyncio.to_thread(sink.close)  # typing still queued finishes first
     finally:
+        if recorder is not None:
+            recorder.close()
         if server is not None:
             server.stop()
 
@@ -173,14 +285,96 @@ def _run_dictate(argv: Sequence[str]) -> int:
     overrides: dict[str, Any] = {
         key: getattr(args, flag) for flag, key in _FLAG_KEYS.items() if getattr(args, flag)
     }
+    overrides.update(_output_overrides(args.output))
     if args.channels is not None:
         overrides["audio.channels"] = args.channels
     for flag in ("aggressiveness", "silence_ms", "preroll_ms"):
         if getattr(args, flag) is not None:
             overrides[_FLAG_KEYS[flag]] = getattr(args, flag)
-    status = StatusView(quiet=args.quiet)
+    status = make_status_view(args.quiet)
     settings = load_settings(args.config, overrides, warn=status.message)
     return asyncio.run(_dictate(args, settings, status))
+
+
+def _run_devices(argv: Sequence[str]) -> int:
+    _Parser(prog="vad-dictate devices", description="List audio input devices.").parse_args(argv)
+    from vad_dictate.capture import list_input_devices
+
+    devices = list_input_devices()
+    if not devices:
+        raise AudioDeviceError(
+            "No audio input device was found; connect a microphone (check with: arecord -l)."
+        )
+    width = max(len(d.name) for d in devices)
+    print(f"  {'index':>5}  {'name':<{width}}  {'rate':>8}  channels")
+    for d in devices:
+        mark = "*" if d.is_default else " "
+        rate = f"{d.default_samplerate:.0f} Hz"
+        print(f"{mark} {d.index:>5}  {d.name:<{width}}  {rate:>8}  {d.max_input_channels}")
+    print("* default; choose with --device INDEX or --device NAME-FRAGMENT")
+    return 0
+
+
+def _run_client(command: str, argv: Sequence[str]) -> int:
+    from vad_dictate.control import run_client
+
+    _Parser(
+        prog=f"vad-dictate {command}",
+        description=f"Send '{command}' to the running vad-dictate over its control socket.",
+    ).parse_args(argv)
+    return run_client(command)
+
+
+def _run_replay(argv: Sequence[str]) -> int:
+    p = _Parser(
+        prog="vad-dictate replay",
+        description="Run a --record directory's audio through the pipeline again and print the "
+        "utterances. Without --url an embedded local server transcribes (--engine).",
+    )
+    p.add_argument("dir", metavar="DIR", help="a directory written by --record")
+    p.add_argument("--url", help="server to use instead of the embedded local one")
+    p.add_argument("--engine", default="pocketsphinx", help="embedded engine: pocketsphinx, tone")
+    p.add_argument("--speed", type=float, default=0.0, help="N x real time, 0 = max (default)")
+    p.add_argument("--output", choices=["text", "jsonl"], help="stdout format")
+    p.add_argument("--config", metavar="PATH", help="TOML config file")
+    args = p.parse_args(argv)
+    overrides = {"output.format": args.output, "deepgram.url": args.url}
+    settings = load_settings(args.config, overrides)
+    return asyncio.run(_replay(args, settings))
+
+
+async def _replay(args: argparse.Namespace, s: Settings) -> int:
+    from vad_dictate.audio import FileSource
+    from vad_dictate.record import DecisionLog, compare_decisions, load_recording
+    from vad_dictate.server import BackgroundServer, load_engine
+
+    rec = load_recording(args.dir)
+    status = StatusView()
+    if args.speed < 0:
+        raise ConfigError(f"--speed is {args.speed:g}, but it must be 0 (no pacing) or more.")
+    source = FileSource(rec.audio, speed=args.speed, rate=PIPELINE_RATE)
+    server = None
+    url, api_key = s.text("deepgram.url"), s.api_key
+    if not args.url:
+        server = BackgroundServer(load_engine(args.engine))
+        url, api_key = server.start(), None
+    try:
+        options = _session_options(s, url, api_key, source.channels, rec.endpointer)
+        sink = UtteranceSink(s.text("output.format"), source.channels)
+        log = DecisionLog(PIPELINE_RATE)
+        code = await run_dictation(source, options, sink, status, log)
+    finally:
+        if server is not None:
+            server.stop()
+    diffs = compare_decisions(rec.finalizes, log.finalizes)
+    if diffs:
+        status.message("replay: the VAD decided differently from the recording:")
+        for line in diffs:
+            status.message("  " + line)
+    else:
+        n = sum(1 for f in log.finalizes if f["trigger"] == "vad")
+        status.message(f"replay: the VAD ended the same {n} utterance(s) as in the recording.")
+    return code
 
 
 def _run_serve(argv: Sequence[str]) -> int:
@@ -199,6 +393,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args[:1] == ["serve"]:
             return _run_serve(args[1:])
+        if args[:1] == ["devices"]:
+            return _run_devices(args[1:])
+        if args[:1] == ["replay"]:
+            return _run_replay(args[1:])
+        if args and args[0] in COMMANDS:
+            return _run_client(args[0], args[1:])
         return _run_dictate(args)
     except VadDictateError as exc:
         sys.stdout.flush()

@@ -35,12 +35,12 @@ STATE_POLL_S = 0.1  # how often the live view re-reads the session's state
 REQUEST_TIMEOUT_S = 5.0
 
 
-def runtime_dir(environ: Mapping[str, str] = os.environ) -> Path:
+def runtime_dir(environ: Mapping[str, str] = os.environ, base: Path = Path("/tmp")) -> Path:
     """``$XDG_RUNTIME_DIR`` if set, else ``/tmp/vad-dictate-<uid>`` (created 0700, checked)."""
     xdg = environ.get("XDG_RUNTIME_DIR")
     if xdg:
         return Path(xdg)
-    path = Path(f"/tmp/vad-dictate-{os.getuid()}")
+    path = base / f"vad-dictate-{os.getuid()}"
     with contextlib.suppress(FileExistsError):
         path.mkdir(mode=0o700)
     info = path.lstat()

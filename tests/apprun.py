@@ -1,0 +1,116 @@
+"""Test helpers: run the app in a tmux pane (a real terminal) or as a plain subprocess."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.wavs import utterances, write_wav
+
+ROOT = Path(__file__).resolve().parent.parent
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# One long utterance (about 7 s): a finalize sent after 2 s always lands inside it.
+LONG = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india"] * 2
+TWO = [["alpha", "bravo"], ["charlie", "delta", "echo"]]
+
+
+def app_env(tmp: Path, **extra: str) -> dict[str, str]:
+    """The environment of a user with no config, no key and a private runtime dir."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPGRAM", "VAD_DICTATE"))}
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_SESSION_TYPE", "TMUX"):
+        env.pop(var, None)
+    runtime = tmp / "run"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    env.update(XDG_CONFIG_HOME=str(tmp), XDG_RUNTIME_DIR=str(runtime), PYTHONPATH=str(ROOT))
+    env.update(extra)
+    return env
+
+
+def long_wav(tmp: Path) -> Path:
+    """One long utterance after 0.5 s of silence."""
+    return write_wav(tmp / "long.wav", utterances([LONG], lead=0.5, tail=1.5))
+
+
+def two_wav(tmp: Path) -> Path:
+    """Two short utterances (about 4.5 s)."""
+    return write_wav(tmp / "two.wav", utterances(TWO, pause=1.2, tail=1.2))
+
+
+def app_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "vad_dictate", *args]
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 20.0, every: float = 0.05) -> bool:
+    """Poll ``check`` until it is true or ``timeout`` passes."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(every)
+    return check()
+
+
+class Pane:
+    """A tmux server of our own with one pane running a shell command."""
+
+    def __init__(self, tmp: Path, env: Mapping[str, str]) -> None:
+        self.sock = f"vdtest-{os.getpid()}-{time.monotonic_ns()}"
+        self.env = dict(env)
+        self.conf = tmp / "tmux.conf"
+        self.conf.write_text("set -g remain-on-exit on\nset -g status off\n")
+
+    def tmux(self, *args: str) -> str:
+        done = subprocess.run(
+            ["tmux", "-L", self.sock, "-f", str(self.conf), *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=10,
+            check=True,
+        )
+        return done.stdout
+
+    def start(self, command: str, width: int = 150, height: int = 40) -> None:
+        self.tmux("new-session", "-d", "-x", str(width), "-y", str(height), command)
+
+    def screen(self, escapes: bool = False) -> str:
+        """The visible text (``escapes``: with the colour escape sequences)."""
+        return self.tmux(
+            "capture-pane", "-p", "-J", "-S", "-", *(["-e"] if escapes else [])
+        )  # fmt: skip
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", *keys)
+
+    def dead(self) -> bool:
+        return self.tmux("display", "-p", "#{pane_dead}").strip() == "1"
+
+    def exit_status(self) -> int:
+        return int(self.tmux("display", "-p", "#{pane_dead_status}").strip())
+
+    def stop(self) -> None:
+        subprocess.run(["tmux", "-L", self.sock, "kill-server"], capture_output=True, check=False)
+
+
+@contextmanager
+def tmux_pane(tmp: Path, env: Mapping[str, str]) -> Iterator[Pane]:
+    """A tmux pane; the tmux server is killed at exit."""
+    pane = Pane(tmp, env)
+    try:
+        yield pane
+    finally:
+        pane.stop()
+
+
+def in_shell(argv: list[str], after: str = "") -> str:
+    """A shell command running ``argv`` in the project directory, then ``after``."""
+    # The shell outlives a Ctrl-C sent to the app (the trap is reset for the app itself).
+    cmd = f"trap : INT; cd {shlex.quote(str(ROOT))} && {shlex.join(argv)}"
+    return f"sh -c {shlex.quote(cmd + (f'; {after}' if after else ''))}"
