@@ -114,3 +114,65 @@ def in_shell(argv: list[str], after: str = "") -> str:
     # The shell outlives a Ctrl-C sent to the app (the trap is reset for the app itself).
     cmd = f"trap : INT; cd {shlex.quote(str(ROOT))} && {shlex.join(argv)}"
     return f"sh -c {shlex.quote(cmd + (f'; {after}' if after else ''))}"
+
+
+@contextmanager
+def xvfb() -> Iterator[str]:
+    """A private X server (Xvfb); yields its DISPLAY value and stops it at exit."""
+    read, write = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        pass_fds=[write],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    try:
+        with os.fdopen(read) as fd:
+            number = fd.readline().strip()
+        if not number:
+            raise RuntimeError("Xvfb did not start")
+        yield f":{number}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+# A tiny X client: a Tk text box that takes the focus and saves its text to a file.
+TEXT_BOX = r"""
+import os, sys, tkinter as tk
+out = sys.argv[1]
+root = tk.Tk()
+root.geometry("800x200+0+0")
+box = tk.Text(root)
+box.pack(fill="both", expand=True)
+
+def save():
+    with open(out + ".tmp", "w") as f:
+        f.write(box.get("1.0", "end-1c"))
+    os.replace(out + ".tmp", out)
+    root.after(50, save)
+
+def ready():
+    root.focus_force()
+    box.focus_set()
+    open(out + ".ready", "w").close()
+
+root.after(500, ready)
+root.after(50, save)
+root.mainloop()
+"""
+
+
+@contextmanager
+def text_box(display: str, out: Path) -> Iterator[Path]:
+    """A focused Tk text box on ``display``; yields the file that mirrors its text."""
+    env = {**os.environ, "DISPLAY": display}
+    proc = subprocess.Popen([sys.executable, "-c", TEXT_BOX, str(out)], env=env)
+    try:
+        if not wait_for(lambda: Path(str(out) + ".ready").exists(), timeout=20):
+            raise RuntimeError("the Tk text box did not start")
+        yield out
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
