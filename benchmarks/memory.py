@@ -3,16 +3,20 @@
 A worker process runs the real :class:`~vad_dictate.app.Session` on a generated source
 that repeats 60 s of tone speech (about 20 utterances a minute, every one transcribed by
 the tone server in another process) as fast as it is taken, for an hour of audio. The
-source reads ``VmRSS`` and ``VmHWM`` (peak) from ``/proc/self/status`` when the audio
-clock passes each checkpoint. The generated source holds only its 60 s loop, so the
-numbers are the client's own state, not the input file's. Lines go to the real sink,
-writing to ``/dev/null``.
+source reads ``VmRSS`` and ``VmHWM`` (peak) from ``/proc/self/status`` and the number
+of memory blocks Python has allocated (``sys.getallocatedblocks``) when the audio clock
+passes each checkpoint: a leak of Python state shows as a growing block count, while
+heap fragmentation moves RSS only. At the end, glibc's ``malloc_trim`` shows how much of
+the RSS is free heap that was never returned to the system. The generated source holds
+only its 60 s loop, so the numbers are the client's own state, not an input file's.
+Lines go to the real sink, writing to ``/dev/null``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import json
 import os
 import subprocess
@@ -32,11 +36,12 @@ from benchmarks.latency import (
     tone_script,
 )
 from vad_dictate.app import Session
+from vad_dictate.assembler import Committed
 from vad_dictate.audio import AudioBlock
 from vad_dictate.sinks import UtteranceSink
 
 BLOCK = RATE // 50  # 20 ms
-FULL_MINUTES = (1, 5, 15, 30, 60)
+FULL_MINUTES = (1, 5, 15, 30, 45, 60)
 QUICK_MINUTES = (1, 2, 5, 10)
 
 
@@ -50,16 +55,24 @@ def status_kb(field: str) -> int:
 
 
 class LoopSource:
-    """An AudioSource repeating a tone script until ``minutes`` of audio; samples RSS."""
+    """An AudioSource repeating a tone script until ``minutes`` of audio; samples RSS.
+
+    As fast as it is taken, but never more than ``ahead_s`` of audio beyond the last
+    printed utterance: on a busy machine the server falls behind, and without this the
+    client would hold a growing backlog that says nothing about leaks.
+    """
 
     channels = 1
+    live = False
 
-    def __init__(self, minutes: Sequence[int], speed: float = 0.0) -> None:
+    def __init__(self, minutes: Sequence[int], speed: float = 0.0, ahead_s: float = 30.0):
         self.sample_rate = RATE
         self.loop = tone_script(20, seed=3, lead_s=1.0, tail_s=0.0).samples.reshape(-1, 1)
         self.marks = [m * 60 * RATE for m in minutes]
-        self.speed = speed
+        self.speed, self.ahead = speed, round(ahead_s * RATE)
         self.samples: list[dict[str, Any]] = []
+        self.sink = EndSink()
+        self.waited_s = 0.0
 
     async def blocks(self) -> AsyncIterator[AudioBlock]:
         """Yield 20 ms blocks of the loop, forever until the last checkpoint."""
@@ -68,32 +81,63 @@ class LoopSource:
         while pos < total:
             i = pos % len(self.loop)
             n = min(BLOCK, len(self.loop) - i, total - pos)
-            if self.speed > 0:
-                await asyncio.sleep(max(0.0, t0 + (pos + n) / RATE / self.speed - time.monotonic()))
-            else:
-                await asyncio.sleep(0)
+            await self._wait(t0, pos + n)
             yield AudioBlock(self.loop[i : i + n], pos, time.monotonic())
             pos += n
             if marks and pos >= marks[0]:
                 marks.pop(0)
                 self.samples.append(
                     {"minute": pos / RATE / 60, "rss_kb": status_kb("VmRSS"),
-                     "hwm_kb": status_kb("VmHWM"), "wall_s": time.monotonic() - t0}
+                     "hwm_kb": status_kb("VmHWM"), "wall_s": time.monotonic() - t0,
+                     "blocks": sys.getallocatedblocks()}
                 )  # fmt: skip
+
+    async def _wait(self, t0: float, end: int) -> None:
+        if self.speed > 0:
+            await asyncio.sleep(max(0.0, t0 + end / RATE / self.speed - time.monotonic()))
+        else:
+            await asyncio.sleep(0)
+        started = time.monotonic()
+        while end - self.sink.end > self.ahead and time.monotonic() - started < 30:
+            await asyncio.sleep(0.01)
+        self.waited_s += time.monotonic() - started
+
+
+class EndSink(UtteranceSink):
+    """The real sink writing to /dev/null; remembers where the last line's speech ended."""
+
+    def __init__(self) -> None:
+        super().__init__("text", 1, open(os.devnull, "w"))  # noqa: SIM115
+        self.end = 0  # capture frame
+
+    def write(self, item: Committed, latency_ms: float | None) -> None:
+        """Write the line, note its end."""
+        super().write(item, latency_ms)
+        self.end = round(item.info.end * RATE)
+
+
+def _trimmed_rss() -> int:
+    """RSS after glibc returns free heap to the system (0 if glibc is not there)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        return 0
+    return status_kb("VmRSS")
 
 
 async def run_worker(url: str, minutes: Sequence[int], speed: float) -> dict[str, Any]:
     """Dictate the loop through the real Session; return the RSS checkpoints."""
     source = LoopSource(minutes, speed)
-    with open(os.devnull, "w") as devnull:
-        sink = UtteranceSink("text", 1, devnull)
-        options = session_options(url, close_timeout=120.0)
-        session = Session(source, options, sink, quiet_status())
-        await session.run()
+    options = session_options(url, close_timeout=120.0)
+    session = Session(source, options, source.sink, quiet_status())
+    await session.run()
+    peak = status_kb("VmHWM")
     return {
         "checkpoints": source.samples,
-        "peak_kb": status_kb("VmHWM"),
-        "utterances": sink.count,
+        "peak_kb": peak,
+        "trimmed_kb": _trimmed_rss(),
+        "utterances": source.sink.count,
+        "throttled_s": source.waited_s,
         "dropped_s": session.outbox.dropped_frames / RATE,
     }
 
@@ -119,17 +163,22 @@ def summarize(result: dict[str, Any]) -> str:
     first = points[0]["rss_kb"]
     rows = [
         [f"{p['minute']:.0f}", f"{p['rss_kb'] / 1024:.1f}", f"{p['hwm_kb'] / 1024:.1f}",
-         f"{(p['rss_kb'] - first) / 1024:+.1f}", f"{p['wall_s']:.0f}"]
+         f"{(p['rss_kb'] - first) / 1024:+.1f}", p["blocks"], f"{p['wall_s']:.0f}"]
         for p in points
     ]  # fmt: skip
-    out = table(["audio min", "RSS MB", "peak RSS MB", "vs minute 1", "wall s"], rows)
+    out = table(
+        ["audio min", "RSS MB", "peak RSS MB", "vs minute 1", "Python blocks", "wall s"], rows
+    )
     growth = (points[-1]["rss_kb"] - points[1]["rss_kb"]) / 1024 if len(points) > 1 else 0.0
-    verdict = "flat" if abs(growth) < 2.0 else "GROWS"
+    blocks = points[-1]["blocks"] / points[1]["blocks"] - 1 if len(points) > 1 else 0.0
+    verdict = "flat" if abs(growth) < 2.0 else "grows"
     return (
         f"{out}\n\nUtterances printed: {result['utterances']}; dropped audio: "
-        f"{result['dropped_s']:g} s; RSS change from minute {points[1]['minute']:.0f} to "
+        f"{result['dropped_s']:g} s; waited for the server {result['throttled_s']:.0f} s; "
+        f"RSS change from minute {points[1]['minute']:.0f} to "
         f"{points[-1]['minute']:.0f}: {growth:+.1f} MB ({verdict}); peak "
-        f"{result['peak_kb'] / 1024:.1f} MB."
+        f"{result['peak_kb'] / 1024:.1f} MB; RSS after malloc_trim at the end "
+        f"{result['trimmed_kb'] / 1024:.1f} MB; Python blocks {blocks:+.1%}."
     )
 
 
