@@ -3,9 +3,26 @@
 Pure: no I/O, threads or clock reads. Time is the channel's sample index; audio of any
 length goes in, whole VAD frames are decided, events come out.
 
+Which frames are speech (:meth:`Endpointer._decide`). webrtcvad alone calls steady noise
+louder than about -30 dBFS speech, and adds 2-14 frames of its own hangover plus every breath
+and room-noise tail after a sentence. So a frame is speech (``s``) only when
+
+  1. webrtcvad says so, or the utterance is confirmed and the frame is SUSTAIN_SNR_DB above
+     the noise floor (a soft final word that mode 3 gives up on); and
+  2. its speech-band power lies ``snr_db`` above the adaptive noise floor
+     (:class:`vad_dictate.noise.NoiseFloor`: per-band minimum statistics over 3 s); and
+  3. it is within ``drop_db`` of the reference level: the loudest frame of the current
+     utterance, or of the last confirmed one (decaying MEMORY_DECAY_DB_S per second).
+
+Rules 2 and 3 put the last speech frame where speech acoustically ends, so silence_ms counts
+from there (less finalize latency, ends within 100 ms of the truth) and steady noise between
+sentences is silence. Either rule is off when its setting is 0. While an utterance is
+unconfirmed its onset is refined: it is the first speech frame within drop_db - 10 dB of the
+loudest so far (speech onsets are sharp; breath and room noise before them are not speech),
+and confirmation waits while the level still climbs by more than RISE_DB a frame.
+
 All transitions live in :meth:`Endpointer._step`. The rules, per frame of ``frame_ms``
-(``s`` = webrtcvad called the frame speech; N = ceil(onset_ms / frame_ms);
-Q = ceil(silence_ms / frame_ms); G = min(Q, N + 1)):
+(N = ceil(onset_ms / frame_ms); Q = ceil(silence_ms / frame_ms); G = min(Q, N + 1)):
 
     SILENCE   s  -> ONSET, onset := first sample of this frame (-> SPEECH at once if N == 1)
               !s -> SILENCE
@@ -26,12 +43,13 @@ Q = ceil(silence_ms / frame_ms); G = min(Q, N + 1)):
                       the next onset's pre-roll still streams it.
 
 Then, in SPEECH or HANGOVER:
-  - confirmation: when last_speech - onset >= min_utterance_ms, emit SpeechStart once;
+  - confirmation: when last_speech - onset >= min_utterance_ms (onset as refined above) and
+    the frame did not raise the level by more than RISE_DB, emit SpeechStart once;
     start = max(onset - preroll_ms, end of the previous announced utterance, 0).
   - length limit (confirmed utterances only): when samples_seen - onset >= max_utterance_ms,
     emit SpeechEnd(trigger="max_length", end=samples_seen). If that frame was speech a new
-    utterance begins in SPEECH with onset = start = end (no pre-roll, no gap, no overlap) and
-    awaits confirmation like any other; otherwise -> SILENCE.
+    utterance begins in SPEECH with onset = start = end (no pre-roll, no gap, no overlap; its
+    onset is not refined) and awaits confirmation like any other; otherwise -> SILENCE.
 
 force_end(trigger), from any state -> SILENCE: a confirmed utterance ends with
 SpeechEnd(end=samples_seen, trigger); an ONSET already holding min_utterance_ms of speech is
@@ -39,9 +57,8 @@ confirmed first (SpeechStart, SpeechEnd); unconfirmed SPEECH or HANGOVER gives D
 otherwise nothing. webrtcvad's state and the partial-frame buffer are kept (the stream goes on).
 
 Notes:
-  - ``last_speech`` is the sample just after the last speech frame. webrtcvad has its own
-    hangover (2-14 frames depending on mode and frame size), so it already trails the
-    acoustic end of speech a little; ``silence_ms`` counts from webrtcvad's decision.
+  - ``last_speech`` is the sample just after the last speech frame (by the rules above, not
+    webrtcvad's raw decision, which :attr:`Endpointer.last_frame_vad` still reports).
   - ``samples_seen`` counts samples consumed into whole frames. A partial frame waits in
     a buffer for the next :meth:`Endpointer.process` call, so ``force_end`` ends at the last
     whole frame and the buffered remainder belongs to whatever comes next.
@@ -59,7 +76,15 @@ import numpy.typing as npt
 import webrtcvad
 
 from vad_dictate.errors import ConfigError
+from vad_dictate.noise import Loudness, NoiseFloor
 
+# Onset refinement uses drop_db minus this: onsets rise fast, tails fade slowly.
+ONSET_TIGHTER_DB = 10
+# The last utterance's peak fades this fast as a reference for the next onset, so a quieter
+# talker is heard again within seconds, while room noise right after speech is not speech.
+MEMORY_DECAY_DB_S = 1.0
+RISE_DB = 1.0  # a frame this much louder than the peak so far: the level is still climbing
+SUSTAIN_SNR_DB = 10.0  # inside a confirmed utterance, this far above the floor is speech
 SAMPLE_RATES = (8000, 16000, 32000, 48000)  # the rates webrtcvad accepts
 FRAME_SIZES_MS = (10, 20, 30)
 
@@ -87,6 +112,8 @@ class EndpointerSettings:
     preroll_ms: int = 400
     min_utterance_ms: int = 250
     max_utterance_ms: int = 30000
+    snr_db: int = 4
+    drop_db: int = 30
 
     def validate(self) -> None:
         """Raise ConfigError naming the first bad value and its valid range."""
@@ -98,6 +125,8 @@ class EndpointerSettings:
         _check_range("preroll_ms", self.preroll_ms, 0, 2000)
         _check_range("min_utterance_ms", self.min_utterance_ms, 0, 5000)
         _check_range("max_utterance_ms", self.max_utterance_ms, 1000, 600000)
+        _check_range("snr_db", self.snr_db, 0, 30, " dB")
+        _check_range("drop_db", self.drop_db, 0, 60, " dB")
         if self.max_utterance_ms <= self.min_utterance_ms:
             raise ConfigError(
                 f"endpointer.max_utterance_ms must be greater than endpointer.min_utterance_ms "
@@ -165,9 +194,14 @@ class Endpointer:
         self._preroll = sample_rate * settings.preroll_ms // 1000
         self._min_len = sample_rate * settings.min_utterance_ms // 1000
         self._max_len = sample_rate * settings.max_utterance_ms // 1000
+        self._floor = NoiseFloor(sample_rate, frame)
         self._pending = b""  # bytes of an incomplete frame
         self._seen = 0
         self._speech = False
+        self._vad_speech = False
+        self._remembered = -math.inf  # peak of the last confirmed utterance, dB
+        self._heard_at = 0  # sample at which it ended
+        self._decay = MEMORY_DECAY_DB_S / sample_rate
         self._prev_end = 0
         self._reset()
 
@@ -179,6 +213,9 @@ class Endpointer:
         self._confirmed = False
         self._speech_frames = 0
         self._quiet_frames = 0  # in ONSET: all since onset; otherwise the current run
+        self._peak = -math.inf  # loudest speech frame of this utterance, dB
+        self._early: list[tuple[int, float]] = []  # (start, dB) of speech frames until confirmed
+        self._carried = False  # speech carried on over a max_length split: onset stays put
 
     @property
     def state(self) -> State:
@@ -192,8 +229,13 @@ class Endpointer:
 
     @property
     def last_frame_speech(self) -> bool:
-        """The VAD decision for the latest frame (for a level meter)."""
+        """The endpointer's decision for the latest frame (for a level meter)."""
         return self._speech
+
+    @property
+    def last_frame_vad(self) -> bool:
+        """webrtcvad's own decision for the latest frame, before the loudness rules."""
+        return self._vad_speech
 
     def process(self, samples: npt.NDArray[np.int16]) -> list[EndpointEvent]:
         """Take mono int16 samples of any length; return the events of the whole frames."""
@@ -208,10 +250,13 @@ class Endpointer:
         whole = len(data) - len(data) % self._frame_bytes
         self._pending = data[whole:]
         events: list[EndpointEvent] = []
-        view = memoryview(data)
-        is_speech, rate, step = self._vad.is_speech, self.sample_rate, self._frame_bytes
+        view, frames = memoryview(data), np.frombuffer(data, dtype=np.int16, count=whole // 2)
+        is_speech, rate, step, n = self._vad.is_speech, self.sample_rate, self._frame_bytes, 0
         for pos in range(0, whole, step):
-            self._step(is_speech(view[pos : pos + step], rate), events)
+            loud = self._floor.measure(frames[n : n + self._frame])
+            self._vad_speech = is_speech(view[pos : pos + step], rate)
+            self._step(self._decide(loud), loud.level_db, events)
+            n += self._frame
         return events
 
     def force_end(self, trigger: Trigger = "end") -> list[EndpointEvent]:
@@ -230,16 +275,34 @@ class Endpointer:
 
     # -- the state machine ------------------------------------------------------------------
 
-    def _step(self, speech: bool, events: list[EndpointEvent]) -> None:
+    def _decide(self, loud: Loudness) -> bool:
+        """Speech = webrtcvad says so, above the noise floor, near the utterance's peak."""
+        if loud.snr_db < self.settings.snr_db:
+            return False
+        if not self._vad_speech and not (
+            SUSTAIN_SNR_DB and self._confirmed and loud.snr_db >= SUSTAIN_SNR_DB
+        ):
+            return False
+        drop = self.settings.drop_db
+        if not drop:
+            return True
+        reference = max(self._peak, self._remembered - self._decay * (self._seen - self._heard_at))
+        return loud.level_db >= reference - drop
+
+    def _step(self, speech: bool, level_db: float, events: list[EndpointEvent]) -> None:
         frame_start = self._seen
         self._seen += self._frame
         self._speech = speech
-        state = self._state
+        state, rising = self._state, False
         if speech:
             self._last_speech = self._seen
             if state is State.SILENCE:
                 self._onset, self._speech_frames, self._quiet_frames = frame_start, 0, 0
                 state = State.ONSET
+            rising = level_db > self._peak + RISE_DB
+            if not self._confirmed:
+                self._refine_onset(frame_start, level_db)
+            self._peak = max(self._peak, level_db)
             if state is State.ONSET:
                 self._speech_frames += 1
                 if self._speech_frames < self._onset_frames:
@@ -258,12 +321,26 @@ class Endpointer:
         self._state = state
         if state is State.ONSET:
             return
-        if not self._confirmed and self._last_speech - self._onset >= self._min_len:
+        # Not while the level still climbs: the refined onset may yet move (see _refine_onset).
+        if not (self._confirmed or rising) and self._last_speech - self._onset >= self._min_len:
             self._confirm(events)
         if self._confirmed and self._seen - self._onset >= self._max_len:
             self._split(speech, events)
 
+    def _refine_onset(self, frame_start: int, level_db: float) -> None:
+        # Until confirmation the onset is the first speech frame within drop_db of the
+        # loudest so far: faint frames before it (breath, room noise after a gap) are not
+        # speech yet, and min_utterance_ms counts from the refined onset.
+        self._early.append((frame_start, level_db))
+        if level_db <= self._peak or not self.settings.drop_db or self._carried:
+            return
+        floor = level_db - self.settings.drop_db + ONSET_TIGHTER_DB
+        while self._early[0][1] < floor:
+            del self._early[0]
+        self._onset = self._early[0][0]
+
     def _confirm(self, events: list[EndpointEvent]) -> None:
+        self._early = []
         self._start = max(self._onset - self._preroll, self._prev_end, 0)
         self._confirmed = True
         events.append(SpeechStart(self._start, self._onset))
@@ -276,15 +353,18 @@ class Endpointer:
         self._reset()
 
     def _finish(self, end: int, trigger: Trigger, events: list[EndpointEvent]) -> None:
+        self._remembered, self._heard_at = self._peak, end
         events.append(SpeechEnd(self._start, self._onset, self._last_speech, end, trigger))
         self._prev_end = end
 
     def _split(self, speech: bool, events: list[EndpointEvent]) -> None:
         # The limit cuts the utterance; ongoing speech carries on as a new one from here.
         self._finish(self._seen, "max_length", events)
+        peak = self._peak
         self._reset()
         if speech:
             self._state = State.SPEECH
             self._onset = self._last_speech = self._seen
+            self._peak, self._carried = peak, True
             if self._min_len == 0:
                 self._confirm(events)
