@@ -15,6 +15,7 @@ import pytest
 
 from tests.apprun import LONG, app_cmd, app_env, long_wav, wait_for
 from tests.serverproc import running_server
+from tests.wavs import utterances, write_wav
 from vad_dictate.control import runtime_dir, socket_path
 from vad_dictate.errors import VadDictateError
 
@@ -86,7 +87,8 @@ def test_commands_without_a_running_instance_fail_in_one_line(tmp_path: Path) ->
 def test_socket_commands_drive_a_running_session(server_url: str, tmp_path: Path) -> None:
     env = app_env(tmp_path)
     sock = Path(env["XDG_RUNTIME_DIR"]) / "vad-dictate.sock"
-    wav = long_wav(tmp_path)
+    # Two long utterances (about 16 s): the stop command ends the session long before that.
+    wav = write_wav(tmp_path / "longer.wav", utterances([LONG, LONG], lead=0.5))
     proc = start_app(env, "--input", str(wav), "--url", server_url, "--output", "jsonl")
     try:
         assert wait_for(lambda: status(env).get("state") == "speech"), status(env)
@@ -122,7 +124,9 @@ def test_socket_commands_drive_a_running_session(server_url: str, tmp_path: Path
 def test_sigusr1_forces_a_finalize(server_url: str, tmp_path: Path) -> None:
     env = app_env(tmp_path)
     wav = long_wav(tmp_path)
-    proc = start_app(env, "--input", str(wav), "--url", server_url, "--output", "jsonl")
+    proc = start_app(
+        env, "--input", str(wav), "--url", server_url, "--output", "jsonl", "--speed", "2"
+    )
     try:
         assert wait_for(lambda: status(env).get("captured_s", 0) > 2.0)
         proc.send_signal(signal.SIGUSR1)

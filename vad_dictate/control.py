@@ -271,8 +271,11 @@ class Controls:
             self.view.message(result)
             return
         self.hotkey = result
+        if self.options.hotkey:
+            self.view.info(f"global hotkey: {self.options.hotkey} finalizes the utterance")
         if self.options.push_to_talk:
-            self.session.set_paused(True)  # push-to-talk: nothing is heard until the key is held
+            self.view.info(f"push-to-talk: hold {self.options.push_to_talk} while you speak")
+            self.session.set_paused(True)  # nothing is heard until the key is held
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
