@@ -248,3 +248,23 @@ def test_final_split_between_late_and_open_is_not_printed_twice() -> None:
     assert committed(out) == [("alpha", "late", 1.0)]
     out = asm.on_final(final(2.0, 1.0, from_finalize=True))
     assert committed(out) == [("bravo", "ack", 2.0)]
+
+
+def test_a_server_working_through_a_backlog_is_waited_for() -> None:
+    asm = Assembler(ack_timeout=2.0)
+    asm.finalize_sent(int(2.0 * RATE), info(1), now=0.0)
+    asm.finalize_sent(int(4.0 * RATE), info(2), now=0.0)
+    asm.on_interim(InterimResult(0, 1, 0.0, 1.0, "alpha", ()), now=1.5)
+    asm.on_final(final(0.0, 2.0, ("alpha", 0.2, 0.5), from_finalize=True), now=3.0)
+    asm.on_interim(InterimResult(0, 1, 2.0, 1.0, "bravo", ()), now=4.5)
+    assert asm.tick(6.0) == []  # utterance 2: still progressing, not yet reached
+    out = asm.on_final(final(2.0, 2.0, ("bravo", 2.2, 2.5), from_finalize=True), now=6.2)
+    assert committed(out) == [("bravo", "ack", 2.0)]
+
+
+def test_timer_runs_once_the_server_has_passed_the_boundary() -> None:
+    asm = Assembler(ack_timeout=2.0)
+    asm.finalize_sent(int(2.0 * RATE), info(1), now=0.0)
+    asm.on_final(final(0.0, 2.0, ("alpha", 0.2, 0.5)), now=0.5)  # reached, no ack
+    asm.on_interim(InterimResult(0, 1, 2.0, 3.0, "bravo", ()), now=2.4)  # later progress
+    assert [(c.text, c.outcome) for c in asm.tick(2.5)] == [("alpha", "timeout")]

@@ -488,16 +488,23 @@ class Session:
         """
         with contextlib.suppress(ConnectionClosed):
             await ws.send(proto.close_stream_message())
-        done, _ = await asyncio.wait(
-            {reader, ticker}, timeout=self.options.close_timeout, return_when=FIRST_COMPLETED
-        )
-        if ticker in done and isinstance(ticker.exception(), _Lost):
-            raise ticker.exception()  # type: ignore[misc]
-        if reader not in done:
-            self.status.message(
-                "warning: the server did not close the stream in time; "
-                "printing the words it confirmed so far."
+        sent_at = time.monotonic()
+        while not reader.done():
+            # Bounded by silence, not by total time: a server still working through a
+            # backlog (results keep coming) is waited for; a silent one is not.
+            quiet_since = max(self._last_received, sent_at)
+            left = self.options.close_timeout - (time.monotonic() - quiet_since)
+            if left <= 0:
+                self.status.message(
+                    "warning: the server did not close the stream in time; "
+                    "printing the words it confirmed so far."
+                )
+                break
+            done, _ = await asyncio.wait(
+                {reader, ticker}, timeout=left, return_when=FIRST_COMPLETED
             )
+            if ticker in done and isinstance(ticker.exception(), _Lost):
+                raise ticker.exception()  # type: ignore[misc]
         self._commit(self.assembler.tick(float("inf")) + self.assembler.flush(self._last_end))
 
     # -- results ------------------------------------------------------------------------------
@@ -506,7 +513,7 @@ class Session:
         if isinstance(event, proto.FinalResult):
             self._show(self.assembler.on_final(event, time.monotonic()))
         elif isinstance(event, proto.InterimResult):
-            self._show(self.assembler.on_interim(event))
+            self._show(self.assembler.on_interim(event, time.monotonic()))
         elif isinstance(event, proto.ProtocolViolation):
             self._violations += 1
             if self._violations <= 5:

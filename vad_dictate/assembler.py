@@ -94,6 +94,7 @@ class _Pending:
     boundary: int
     info: UtteranceInfo
     sent_at: float
+    reached_at: float | None = None  # when the server's results first reached the boundary
 
 
 @dataclass(slots=True)
@@ -105,6 +106,8 @@ class _Channel:
     interim_end: int = 0
     last_commit_at: float = float("-inf")
     spans: list[tuple[int, int]] = field(default_factory=list)  # finals received, merged
+    reached: int = 0  # furthest stream position any result covered
+    progress_at: float = float("-inf")  # when ``reached`` last moved
     seen: set[tuple[int, int, str]] = field(default_factory=set)
     seen_order: deque[tuple[int, int, str]] = field(default_factory=deque)
     history: deque[tuple[int, int, UtteranceInfo]] = field(
@@ -148,10 +151,12 @@ class Assembler:
             raise ValueError(f"boundary {boundary} goes back before {last}")
         ch.pending.append(_Pending(boundary, info, now))
 
-    def on_interim(self, result: InterimResult) -> list[AssemblerEvent]:
+    def on_interim(self, result: InterimResult, now: float | None = None) -> list[AssemblerEvent]:
         """Replace the channel's interim text."""
         ch = self._maybe_channel(result.channel)
         end = self._samples(result.start + result.duration)
+        if ch is not None and now is not None:
+            self._progress(ch, end, now)
         if ch is None or end <= ch.committed_upto or end < ch.interim_end:
             return []  # stale: an older restatement or a span already committed
         ch.interim, ch.interim_end = " ".join(result.transcript.split()), end
@@ -163,6 +168,8 @@ class Assembler:
         if ch is None:
             return []
         events: list[AssemblerEvent] = []
+        if now is not None:
+            self._progress(ch, self._samples(result.start + result.duration), now)
         segment = self._segment(ch, result)
         if segment.tokens:
             late = [t for t in segment.tokens if t.mid < ch.committed_upto]
@@ -186,19 +193,32 @@ class Assembler:
     def tick(self, now: float) -> list[Committed]:
         """Commit utterances whose acknowledgement did not come within the timeout.
 
-        The timer of a Finalize runs from when it was sent or, if later, from the
-        previous commit on its channel: a server working through a backlog answers
-        Finalizes one after another, and each deserves the full timeout.
+        A Finalize's timer starts once the server could have answered it: when it was
+        sent, after the previous commit on its channel, and not before the server's
+        results reached its boundary. While they have not, the timer starts from the
+        server's last progress, so a server working through a backlog is waited for,
+        and a silent one is not.
         """
         out: list[Committed] = []
         for ch in self._channels:
             while ch.pending:
-                started = max(ch.pending[0].sent_at, ch.last_commit_at)
+                head = ch.pending[0]
+                caught_up = head.reached_at if head.reached_at is not None else ch.progress_at
+                started = max(head.sent_at, ch.last_commit_at, caught_up)
                 if now - started < self._timeout:
                     break
                 out.extend(self._commit_oldest(ch, "timeout"))
                 ch.last_commit_at = now
         return out
+
+    def _progress(self, ch: _Channel, end: int, now: float) -> None:
+        if end <= ch.reached:
+            return
+        ch.reached, ch.progress_at = end, now
+        slack = self._samples(_ACK_TOLERANCE_S)
+        for pending in ch.pending:
+            if pending.reached_at is None and pending.boundary <= end + slack:
+                pending.reached_at = now
 
     def flush(self, end_info: UtteranceInfo | None = None) -> list[Committed]:
         """Commit everything held (shutdown); words after the last boundary get ``end_info``."""
