@@ -42,10 +42,14 @@ def keyed_server_url() -> Iterator[str]:
 
 
 def run_app(
-    *args: str, tmp: Path, key: str | None = None, timeout: float = 60
+    *args: str,
+    tmp: Path,
+    key: str | None = None,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPGRAM", "VAD_DICTATE"))}
-    env["XDG_CONFIG_HOME"] = str(tmp)  # no user config file
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPGRAM", "VAD_DICTATE"))}
+    env = {**base, **(env or {}), "XDG_CONFIG_HOME": str(tmp)}  # no user config file
     if key:
         env["DEEPGRAM_API_KEY"] = key
     return subprocess.run(
@@ -184,3 +188,19 @@ def test_bad_input_one_line_and_exit_code(server_url: str, tmp_path: Path) -> No
     cfg.write_text("[vad]\naggressiveness = 9\n")
     one_line_error(run_app("--input", str(wav), *url, "--config", str(cfg), tmp=tmp_path), 2,
                    "vad.aggressiveness")  # fmt: skip
+
+
+@pytest.mark.parametrize("chunk_ms", [20, 100])
+def test_audio_messages_are_chunk_ms_long(server_url: str, tmp_path: Path, chunk_ms: int) -> None:
+    from tests.faultproxy import FaultProxy
+
+    wav = write_wav(tmp_path / "c.wav", utterances(FIVE[:3], pause=1.2))
+    with FaultProxy(server_url) as proxy:
+        env = {"VAD_DICTATE_STREAM_CHUNK_MS": str(chunk_ms)}
+        res = run_app("--input", str(wav), "--url", proxy.url, "--speed", "0", tmp=tmp_path,
+                      env=env)  # fmt: skip
+        sizes = [n // 2 for _, _, n in proxy.audio_log[1:]]  # frames; the first is the silence
+    assert res.returncode == 0, res.stderr
+    want = 16 * chunk_ms
+    assert all(16 * 20 <= n <= 16 * 100 for n in sizes), sizes
+    assert sum(n == want for n in sizes) >= len(sizes) - 2 * 3  # all but the flush pieces
