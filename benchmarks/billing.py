@@ -94,7 +94,10 @@ async def dictate(url: str, corpus: Corpus, policy: str) -> Billing:
     """Dictate ``corpus`` at full speed under ``policy``; count what went on the wire."""
     source = PacedSource(corpus.samples, speed=0)
     sink, recorder = TimingSink(), WireRecorder()
-    options = session_options(url, policy=policy, ack_timeout=60.0, close_timeout=120.0)
+    retain = len(corpus.samples) / RATE + 60  # a busy server must not cost audio here
+    options = session_options(
+        url, policy=policy, ack_timeout=60.0, close_timeout=120.0, retain_s=retain
+    )
     session = Session(source, options, sink, quiet_status(), recorder)
     await session.run()
     pipe = session.pipeline

@@ -127,6 +127,7 @@ class PacedSource:
         self.sample_rate = RATE
         self.samples = samples.reshape(-1, 1)
         self.speed = speed
+        self.live = speed > 0  # unpaced input may wait for the network, like a file
         self.block = RATE * block_ms // 1000
         self.t0 = 0.0
         self.ends: list[int] = []

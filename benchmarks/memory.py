@@ -169,13 +169,14 @@ def summarize(result: dict[str, Any]) -> str:
     out = table(
         ["audio min", "RSS MB", "peak RSS MB", "vs minute 1", "Python blocks", "wall s"], rows
     )
-    growth = (points[-1]["rss_kb"] - points[1]["rss_kb"]) / 1024 if len(points) > 1 else 0.0
-    blocks = points[-1]["blocks"] / points[1]["blocks"] - 1 if len(points) > 1 else 0.0
+    ref = points[1] if len(points) > 1 else points[0]  # minute 1 still warms up
+    growth = (points[-1]["rss_kb"] - ref["rss_kb"]) / 1024
+    blocks = points[-1]["blocks"] / ref["blocks"] - 1
     verdict = "flat" if abs(growth) < 2.0 else "grows"
     return (
         f"{out}\n\nUtterances printed: {result['utterances']}; dropped audio: "
         f"{result['dropped_s']:g} s; waited for the server {result['throttled_s']:.0f} s; "
-        f"RSS change from minute {points[1]['minute']:.0f} to "
+        f"RSS change from minute {ref['minute']:.0f} to "
         f"{points[-1]['minute']:.0f}: {growth:+.1f} MB ({verdict}); peak "
         f"{result['peak_kb'] / 1024:.1f} MB; RSS after malloc_trim at the end "
         f"{result['trimmed_kb'] / 1024:.1f} MB; Python blocks {blocks:+.1%}."

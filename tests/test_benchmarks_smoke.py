@@ -1,0 +1,126 @@
+"""Smoke tests: each benchmark runs on a tiny input and gives well-formed numbers.
+
+These check shapes and exact words, never speed: the numbers themselves come from
+``python -m benchmarks.run`` on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from benchmarks import billing, cpu, latency, memory
+from vad_dictate.audio import read_wav
+from vad_dictate.server import BackgroundServer
+from vad_dictate.sphinx import SphinxEngine
+from vad_dictate.tones import ToneEngine, silence
+
+PARTS = {"vad_lag", "quant", "block_wait", "client", "server"}
+
+
+@pytest.fixture(scope="module")
+def tone_url() -> Iterator[str]:
+    with BackgroundServer(ToneEngine()) as server:
+        yield server.start()
+
+
+def _finite(*values: float) -> bool:
+    return all(isinstance(v, float) and math.isfinite(v) for v in values)
+
+
+def test_latency_three_paths_side_by_side(tone_url: str) -> None:
+    script = latency.tone_script(2, seed=5, pause_s=(1.2, 1.2), lead_s=0.5, tail_s=1.6)
+
+    async def all_three() -> list[list[dict[str, Any]]]:
+        return list(
+            await asyncio.gather(
+                latency.run_ours(tone_url, script, 300),
+                latency.run_server_path(tone_url, script, "endpointing", 300),
+                latency.run_server_path(tone_url, script, "utterance_end", 1000),
+            )
+        )
+
+    ours, endpointing, utterance_end = asyncio.run(all_three())
+    for records in (ours, endpointing, utterance_end):
+        assert [r["text"] for r in records] == [u.text for u in script.utterances]
+        assert all(r["ok"] for r in records)
+        assert all(_finite(r["total"], r["overhead"]) and r["total"] > 0 for r in records)
+    for rec in ours:
+        assert set(rec["parts"]) == PARTS
+        assert _finite(*rec["parts"].values())
+        assert rec["parts"]["quant"] == 0.0  # 300 ms is exactly ten 30 ms frames
+        assert math.isclose(sum(rec["parts"].values()), rec["overhead"], abs_tol=1e-6)
+    text = latency.summarize(
+        {"ours:300": ours, "endpointing:300": endpointing, "utterance_end:1000": utterance_end}
+    )
+    assert "| VAD + Finalize (ours) | silence_ms=300 | 2/2 |" in text
+    assert "| server speech_final | endpointing=300 | 2/2 |" in text
+    assert "| server UtteranceEnd | utterance_end_ms=1000 | 2/2 |" in text
+
+
+def test_cpu_throughput_and_counters(tone_url: str) -> None:
+    audio = cpu.speech_audio(10.0)
+    assert len(audio) == 10 * latency.RATE
+    assert cpu.core_speed(audio, "speech") > 0
+    results = cpu.throughput(tone_url, audio, ["speech"])
+    assert [t.policy for t in results] == ["speech"]
+    t = results[0]
+    assert t.audio_s == 10.0 and t.dropped_s == 0.0
+    assert _finite(t.capture_x, t.end_to_end_x, t.core_x, t.client_cpu_s)
+    assert t.capture_x > 0 and t.end_to_end_x > 0
+    assert cpu.cpu_ticks(os.getpid()) > 0
+    floor = asyncio.run(cpu.pacing_floor(0.2))
+    assert _finite(floor) and floor >= 0
+    assert "| speech | 10 |" in cpu.summarize([], results)
+
+
+def test_memory_checkpoints(tone_url: str) -> None:
+    result = asyncio.run(memory.run_worker(tone_url, [1, 2], speed=0.0))
+    points = result["checkpoints"]
+    assert [round(p["minute"]) for p in points] == [1, 2]
+    assert all(p["rss_kb"] > 0 and p["hwm_kb"] >= p["rss_kb"] for p in points)
+    assert all(p["blocks"] > 0 for p in points)
+    assert result["dropped_s"] == 0.0
+    assert result["utterances"] >= 38  # 20 utterances a minute, none merged or lost
+    assert "| 2 |" in memory.summarize(result)
+
+
+def test_billing_tone_words_identical_under_both_policies(tone_url: str) -> None:
+    corpus = billing.tones(3, seed=2)
+
+    async def both() -> list[billing.Billing]:
+        return list(
+            await asyncio.gather(
+                *(billing.dictate(tone_url, corpus, p) for p in ("speech", "always"))
+            )
+        )
+
+    speech, always = asyncio.run(both())
+    assert speech.transcript == always.transcript == corpus.reference
+    assert speech.captured_s == always.captured_s == len(corpus.samples) / latency.RATE
+    assert speech.sent_s < always.sent_s
+    assert always.sent_s == pytest.approx(always.captured_s + 0.1, abs=0.03)  # + connect silence
+    for b in (speech, always):
+        assert b.billed_s == pytest.approx(b.sent_s, abs=0.01)
+        assert b.dropped_s == 0.0
+    text = billing.summarize([corpus], [speech, always])
+    assert "| transcript speech vs always | identical |" in text
+
+
+def test_billing_offline_engine_on_one_librivox_clip() -> None:
+    clip = billing.CLIPS[0]
+    samples = np.concatenate([silence(1.0), read_wav(clip).samples[:, 0], silence(1.5)])
+    corpus = billing.Corpus("clip", samples, clip.with_suffix(".txt").read_text().strip())
+    with BackgroundServer(SphinxEngine()) as server:
+        url = server.start()
+        speech = asyncio.run(billing.dictate(url, corpus, "speech"))
+        always = asyncio.run(billing.dictate(url, corpus, "always"))
+    assert speech.transcript and speech.transcript == always.transcript
+    assert speech.sent_s <= always.sent_s
+    assert "WER vs reference" in billing.summarize([corpus], [speech, always])
