@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.apprun import LONG, app_cmd, app_env, long_wav, wait_for
+from tests.apprun import LONG, app_cmd, app_env, in_shell, long_wav, tmux_pane, wait_for
 from tests.serverproc import running_server
 from tests.wavs import utterances, write_wav
 from vad_dictate.control import runtime_dir, socket_path
@@ -111,6 +111,10 @@ def test_socket_commands_drive_a_running_session(server_url: str, tmp_path: Path
         assert wait_for(lambda: status(env).get("state") == "speech"), client(env, "status")
         assert client(env, "stop").returncode == 0
         code, lines, err = finish(proc)
+    except BaseException:
+        proc.kill()
+        print("app output:", *proc.communicate(timeout=10), sep="\n")  # shown on failure
+        raise
     finally:
         proc.kill()
         proc.wait()
@@ -147,8 +151,13 @@ def test_a_second_instance_leaves_the_socket_to_the_first(server_url: str, tmp_p
         assert wait_for(lambda: bool(status(env)))
         second = client(env, "--input", str(wav), "--url", server_url, "--speed", "0")
         assert second.returncode == 0
-        assert "control: another vad-dictate is already listening on" in second.stderr
+        assert second.stderr == ""  # not a terminal: no word about the socket
         assert status(env)["state"] in ("speech", "listening", "finalizing")  # still the first
+        with tmux_pane(tmp_path, env) as pane:  # a person at a terminal is told
+            argv = app_cmd("--input", str(wav), "--url", server_url, "--speed", "0")
+            pane.start(in_shell(argv, 'echo "EXIT=$?"'))
+            assert wait_for(lambda: "EXIT=0" in pane.screen(), timeout=30), pane.screen()
+            assert "control: another vad-dictate is already listening on" in pane.screen()
         client(env, "stop")
         assert first.wait(timeout=30) == 0
     finally:

@@ -28,6 +28,7 @@ from vad_dictate.app import Session
 from vad_dictate.errors import VadDictateError
 from vad_dictate.keys import Action, KeyMap, TerminalKeys
 from vad_dictate.sinks import StatusView
+from vad_dictate.view import LiveView
 
 COMMANDS = ("finalize", "pause", "resume", "toggle", "stop", "status")
 SOCKET_NAME = "vad-dictate.sock"
@@ -246,14 +247,18 @@ class Controls:
     async def _start_socket(self) -> None:
         try:
             server = ControlServer(self.session, socket_path())
-            problem = await server.start()
+            busy = await server.start()
         except (OSError, VadDictateError) as exc:
-            problem = f"control: no control socket ({exc}); terminal keys and signals still work."
-        else:
-            if problem is None:
-                self.server = server
-        if problem:
-            self.view.message(problem)
+            self.view.message(
+                f"control: no control socket ({exc}); terminal keys and signals still work."
+            )
+            return
+        if busy is None:
+            self.server = server
+        elif isinstance(self.view, LiveView):
+            # Only a person at a terminal needs to know; scripts running several
+            # instances (a batch of files) keep their stderr for real problems.
+            self.view.message(busy)
 
     def _start_hotkey(self) -> None:
         from vad_dictate.hotkey import start_global_hotkey
