@@ -418,7 +418,7 @@ LABELS = {
     "utterance_end": ("server UtteranceEnd", "utterance_end_ms"),
 }
 PARTS = (
-    ("vad_lag", "webrtcvad lag (hangover + 30 ms frame rounding)"),
+    ("vad_lag", "VAD lag: last speech frame end - true end"),
     ("quant", "silence rounded up to whole 30 ms frames"),
     ("block_wait", "capture block wait (20 ms blocks)"),
     ("client", "block released -> Finalize sent"),
