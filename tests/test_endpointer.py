@@ -412,6 +412,7 @@ def test_misuse_raises_and_leaves_state_unchanged(bad: object, error: type[Excep
         ("onset_ms", "90", "endpointer.onset_ms must be between 10 and 1000 ms, got '90'."),
         ("snr_db", 31, "endpointer.snr_db must be between 0 and 30 dB, got 31."),
         ("drop_db", -1, "endpointer.drop_db must be between 0 and 60 dB, got -1."),
+        ("engine", "vosk", "endpointer.engine must be 'webrtcvad' or 'silero', got 'vosk'."),
     ],
 )
 def test_settings_validation_messages(field: str, value: object, message: str) -> None:

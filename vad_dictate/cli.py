@@ -65,6 +65,7 @@ def _dictate_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="input device index or name fragment")
     p.add_argument("--channels", type=int, help="microphone channels (default 1)")
     p.add_argument("--policy", choices=["speech", "always"], help="what audio is streamed")
+    p.add_argument("--vad", choices=["webrtcvad", "silero"], help="VAD engine (default webrtcvad)")
     p.add_argument("--aggressiveness", type=int, help="VAD aggressiveness 0-3")
     p.add_argument("--silence-ms", type=int, help="silence that ends an utterance")
     p.add_argument("--preroll-ms", type=int, help="audio kept from before speech starts")
@@ -114,6 +115,7 @@ _FLAG_KEYS = {
     "device": "audio.device",
     "channels": "audio.channels",
     "policy": "stream.policy",
+    "vad": "vad.engine",
     "aggressiveness": "vad.aggressiveness",
     "silence_ms": "vad.silence_ms",
     "preroll_ms": "vad.preroll_ms",
@@ -127,6 +129,7 @@ _FLAG_KEYS = {
 
 def _endpointer_settings(s: Settings) -> EndpointerSettings:
     settings = EndpointerSettings(
+        engine="silero" if s.text("vad.engine") == "silero" else "webrtcvad",
         aggressiveness=s.integer("vad.aggressiveness"),
         frame_ms=s.integer("vad.frame_ms"),
         onset_ms=s.integer("vad.onset_ms"),
@@ -134,6 +137,8 @@ def _endpointer_settings(s: Settings) -> EndpointerSettings:
         preroll_ms=s.integer("vad.preroll_ms"),
         min_utterance_ms=s.integer("vad.min_utterance_ms"),
         max_utterance_ms=s.integer("vad.max_utterance_ms"),
+        snr_db=s.integer("vad.snr_db"),
+        drop_db=s.integer("vad.drop_db"),
     )
     settings.validate()
     return settings
@@ -203,15 +208,14 @@ def _session_options(
         api_key=api_key,
         connect=_connect_options(s, channels),
         endpointer=endpointer,
-        pipeline=PipelineSettings(
-            policy="always" if s.text("stream.policy") == "always" else "speech"
-        ),
+        pipeline=_pipeline_settings(s),
         ack_timeout=s.number("deepgram.ack_timeout_s"),
         keepalive_s=s.number("stream.keepalive_s"),
         close_timeout=s.number("stream.close_timeout_s"),
         give_up_s=s.number("stream.reconnect_give_up_s"),
         retain_s=s.number("stream.retain_s"),
         replay_speed=s.number("stream.replay_speed"),
+        reopen_s=s.number("audio.reopen_s"),
     )
 
 

@@ -69,7 +69,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Literal, TypeGuard
+from typing import TYPE_CHECKING, Literal, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
@@ -77,6 +77,9 @@ import webrtcvad
 
 from vad_dictate.errors import ConfigError
 from vad_dictate.noise import Loudness, NoiseFloor
+
+if TYPE_CHECKING:
+    from vad_dictate.silero import SileroVad
 
 # Onset refinement uses drop_db minus this: onsets rise fast, tails fade slowly.
 ONSET_TIGHTER_DB = 10
@@ -99,6 +102,8 @@ class State(Enum):
 
 
 Trigger = Literal["vad", "max_length", "end", "hotkey"]
+Engine = Literal["webrtcvad", "silero"]
+ENGINES = ("webrtcvad", "silero")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +119,14 @@ class EndpointerSettings:
     max_utterance_ms: int = 30000
     snr_db: int = 4
     drop_db: int = 30
+    engine: Engine = "webrtcvad"
 
     def validate(self) -> None:
         """Raise ConfigError naming the first bad value and its valid range."""
+        if self.engine not in ENGINES:
+            raise ConfigError(
+                f"endpointer.engine must be 'webrtcvad' or 'silero', got {self.engine!r}."
+            )
         _check_range("aggressiveness", self.aggressiveness, 0, 3, "")
         if not _is_int(self.frame_ms) or self.frame_ms not in FRAME_SIZES_MS:
             raise ConfigError(f"endpointer.frame_ms must be 10, 20 or 30, got {self.frame_ms!r}.")
@@ -185,6 +195,11 @@ class Endpointer:
         self.settings = settings
         self.sample_rate = sample_rate
         self._vad = webrtcvad.Vad(settings.aggressiveness)
+        self._silero: SileroVad | None = None
+        if settings.engine == "silero":
+            from vad_dictate.silero import SileroVad  # optional: onnxruntime, loaded on demand
+
+            self._silero = SileroVad(sample_rate, settings.aggressiveness)
         frame = sample_rate * settings.frame_ms // 1000
         self._frame = frame
         self._frame_bytes = 2 * frame
@@ -252,9 +267,14 @@ class Endpointer:
         events: list[EndpointEvent] = []
         view, frames = memoryview(data), np.frombuffer(data, dtype=np.int16, count=whole // 2)
         is_speech, rate, step, n = self._vad.is_speech, self.sample_rate, self._frame_bytes, 0
+        silero = self._silero
         for pos in range(0, whole, step):
-            loud = self._floor.measure(frames[n : n + self._frame])
-            self._vad_speech = is_speech(view[pos : pos + step], rate)
+            frame = frames[n : n + self._frame]
+            loud = self._floor.measure(frame)
+            if silero is None:
+                self._vad_speech = is_speech(view[pos : pos + step], rate)
+            else:
+                self._vad_speech = silero.is_speech(frame)
             self._step(self._decide(loud), loud.level_db, events)
             n += self._frame
         return events
@@ -268,9 +288,11 @@ class Endpointer:
         return events
 
     def set_aggressiveness(self, mode: int) -> None:
-        """Change webrtcvad's mode (0-3) from the next frame on."""
+        """Change the VAD's aggressiveness (0-3) from the next frame on."""
         _check_range("aggressiveness", mode, 0, 3, "")
         self._vad.set_mode(mode)
+        if self._silero is not None:
+            self._silero.set_aggressiveness(mode)
         self.settings = replace(self.settings, aggressiveness=mode)
 
     # -- the state machine ------------------------------------------------------------------
