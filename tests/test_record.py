@@ -42,6 +42,7 @@ def test_record_then_replay_gives_the_same_words_and_decisions(tmp_path: Path) -
     assert np.array_equal(read_wav(rec / "audio.wav").samples[:, 0], audio)  # raw audio, exact
     meta = json.loads((rec / "session.json").read_text())
     assert (meta["rate"], meta["channels"], meta["endpointer"]["silence_ms"]) == (16000, 1, 700)
+    assert meta["block_frames"] > 0  # the replay cuts the audio into the same blocks
     events = [json.loads(line) for line in (rec / "events.jsonl").read_text().splitlines()]
     times = [e["t"] for e in events]
     assert times == sorted(times)

@@ -356,7 +356,7 @@ async def _replay(args: argparse.Namespace, s: Settings) -> int:
     status = StatusView()
     if args.speed < 0:
         raise ConfigError(f"--speed is {args.speed:g}, but it must be 0 (no pacing) or more.")
-    source = FileSource(rec.audio, speed=args.speed, rate=PIPELINE_RATE)
+    source = FileSource(rec.audio, speed=args.speed, rate=PIPELINE_RATE, block_ms=rec.block_ms)
     server = None
     url, api_key = s.text("deepgram.url"), s.api_key
     if not args.url:

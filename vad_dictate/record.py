@@ -76,12 +76,16 @@ class SessionRecorder:
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "endpointer": dataclasses.asdict(endpointer),
         }
-        (self.dir / META).write_text(json.dumps(meta, indent=1) + "\n")
+        self._meta = meta
+        self._write_meta()
         self._t0 = time.monotonic()
         self._speaking: Any = None  # () -> bool: the pipeline's current speech decision
         self._speech = False
         self._frames = 0
         self._channels = channels
+
+    def _write_meta(self) -> None:
+        (self.dir / META).write_text(json.dumps(self._meta, indent=1) + "\n")
 
     def watch(self, speaking: Any) -> None:
         """Log the VAD's speech decision from ``speaking()`` (the session's pipeline)."""
@@ -99,6 +103,9 @@ class SessionRecorder:
             if speech != self._speech:
                 self._speech = speech
                 self._event({"type": "vad", "speech": speech, "frame": block.start})
+        if "block_frames" not in self._meta:  # a replay cuts the file into the same blocks
+            self._meta["block_frames"] = len(block.samples)
+            self._write_meta()
         gap = block.start - self._frames
         if gap > 0:  # capture dropped blocks: silence keeps the file on the session's clock
             self._wav.writeframes(bytes(gap * 2 * self._channels))
@@ -157,6 +164,7 @@ class Recording:
     channels: int
     endpointer: EndpointerSettings
     finalizes: list[dict[str, Any]]
+    block_ms: int  # the capture's block length, so the VAD sees the same blocks
 
 
 def load_recording(directory: str | Path) -> Recording:
@@ -176,7 +184,9 @@ def load_recording(directory: str | Path) -> Recording:
         raise InputFileError(f"The recording in '{d}' cannot be read ({exc}).") from exc
     known = {f.name for f in dataclasses.fields(EndpointerSettings)}
     settings = EndpointerSettings(**{k: v for k, v in meta["endpointer"].items() if k in known})
-    return Recording(audio, int(meta["rate"]), int(meta["channels"]), settings, finalizes)
+    rate = int(meta["rate"])
+    block_ms = max(1, round(1000 * int(meta.get("block_frames", rate // 50)) / rate))
+    return Recording(audio, rate, int(meta["channels"]), settings, finalizes, block_ms)
 
 
 def compare_decisions(recorded: list[dict[str, Any]], replayed: list[dict[str, Any]]) -> list[str]:
