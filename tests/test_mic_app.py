@@ -120,4 +120,3 @@ def test_app_on_a_virtual_microphone_prints_the_words(server_url: str, tmp_path:
     assert lines[0]["start"] == pytest.approx(0.5, abs=0.15)
     assert all(0 < x["latency_ms"] < 5000 for x in lines)
     assert "Traceback" not in err
-

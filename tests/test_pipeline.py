@@ -209,3 +209,13 @@ def test_outbox_bound_drops_oldest_audio_and_counts_it() -> None:
     assert box.dropped_frames == 600
     assert box.peek() == audio_item(600, 2)
     assert box.unsent_frames == 600
+
+
+def test_outbox_bound_tells_lost_audio_from_unreplayable_audio() -> None:
+    box = Outbox(max_retained_frames=1000)
+    box.extend([audio_item(600, 1)])
+    drain(box)  # sent, not yet confirmed
+    box.extend([audio_item(600, 2)])  # over the bound: the sent one is no longer kept
+    assert (box.dropped_frames, box.unreplayable_frames) == (0, 600)
+    box.extend([audio_item(600, 3)])  # still over: now unsent audio must go
+    assert (box.dropped_frames, box.unreplayable_frames) == (600, 600)

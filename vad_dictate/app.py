@@ -116,6 +116,7 @@ class Session:
         self._last_send = 0.0
         self._violations = 0
         self._reported_drop = 0
+        self._reported_unreplayable = 0
         self.paused = False
         self.printed = 0  # utterances written to the sink
         self.unconfirmed = 0  # utterances committed without the server's acknowledgement
@@ -234,20 +235,16 @@ class Session:
         return True
 
     async def _pump_blocks(self, stop: asyncio.Task[bool]) -> None:
-        """Pump one opening of the source until it ends or a stop is requested."""
+        """Pump one opening of the source until it ends or a stop is requested.
+
+        Sources deliver a block every few tens of milliseconds (a dead microphone
+        raises within seconds), so checking for a stop between blocks is prompt
+        enough and costs no task per block.
+        """
         blocks = aiter(self.source.blocks())
         try:
-            while True:
-                nxt = asyncio.ensure_future(anext(blocks))
-                done, _ = await asyncio.wait({nxt, stop}, return_when=asyncio.FIRST_COMPLETED)
-                if nxt not in done:
-                    nxt.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                        await nxt
-                    return
-                try:
-                    block = nxt.result()
-                except StopAsyncIteration:
+            async for block in blocks:
+                if stop.done():
                     return
                 if self._reopened is not None:
                     self._reopened()
@@ -288,7 +285,7 @@ class Session:
             self._reported_drop = self.outbox.dropped_frames
             self.status.message(
                 f"warning: the server has been unreachable too long; {lost:.1f} s of the oldest "
-                "unsent audio was dropped to bound memory."
+                "unsent audio was dropped to bound memory (stream.retain_s)."
             )
 
     # -- connections --------------------------------------------------------------------------
@@ -373,6 +370,13 @@ class Session:
         self.status.state(self.state())
         if self.connections > 1:
             self._stale = self.assembler  # its uncommitted words come again from the replay
+            if self.outbox.unreplayable_frames > self._reported_unreplayable:
+                gone = (self.outbox.unreplayable_frames - self._reported_unreplayable) / self.rate
+                self._reported_unreplayable = self.outbox.unreplayable_frames
+                self.status.message(
+                    f"warning: {gone:.1f} s of audio sent before the connection dropped was "
+                    "older than stream.retain_s and cannot be replayed; words in it may be missing."
+                )
         self.assembler = self._new_assembler()
         silence = self.pipeline.silence(CONNECT_SILENCE_MS)
         await ws.send(silence.pcm)

@@ -32,7 +32,8 @@ class Outbox:
         self._retained = 0  # audio frames in _log
         self.unsent_frames = 0  # audio frames after the cursor
         self.conn_frames = 0  # frames sent on the current connection
-        self.dropped_frames = 0  # retained audio given up because the bound was hit
+        self.dropped_frames = 0  # audio never sent, given up because the bound was hit
+        self.unreplayable_frames = 0  # sent, unconfirmed audio no longer kept for a replay
 
     def __len__(self) -> int:
         return len(self._log) - self._cursor
@@ -87,19 +88,24 @@ class Outbox:
                 cut = i + 1
         cut = min(cut, self._cursor)  # never drop what was not sent yet
         for _ in range(cut):
-            self._drop_first()
+            entry = self._log.popleft()
+            self._cursor -= 1
+            if isinstance(entry.item, SendAudio):
+                self._retained -= entry.item.frames
 
     def _enforce_bound(self) -> None:
         while self._retained > self.max_retained_frames and self._log:
-            self.dropped_frames += self._drop_first()
+            self._drop_first()
 
-    def _drop_first(self) -> int:
+    def _drop_first(self) -> None:
         entry = self._log.popleft()
         unsent = self._cursor == 0
         self._cursor = max(0, self._cursor - 1)
         if isinstance(entry.item, SendAudio):
-            self._retained -= entry.item.frames
+            frames = entry.item.frames
+            self._retained -= frames
             if unsent:
-                self.unsent_frames -= entry.item.frames
-            return entry.item.frames
-        return 0
+                self.unsent_frames -= frames
+                self.dropped_frames += frames
+            else:
+                self.unreplayable_frames += frames
