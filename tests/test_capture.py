@@ -26,7 +26,7 @@ from vad_dictate.audio import read_wav, resample
 ROOT = Path(__file__).resolve().parent.parent
 CLIP = ROOT / "tests" / "data" / "librivox" / "sense_and_sensibility_01_austen_64kb-0880.wav"
 ALSA_CONF = "/usr/share/alsa/alsa.conf"
-HINT = "list them with: python -m sounddevice"
+HINT = "list them with: vad-dictate devices"
 
 PROBE = r"""
 import asyncio, dataclasses, json, os, sys, threading

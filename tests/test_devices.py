@@ -77,7 +77,7 @@ def test_device_by_name_fragment_or_index_errors(tmp_path: Path) -> None:
     assert done.returncode == 4
     assert done.stderr == (
         "vad-dictate: No audio input device matches 'nosuchmic'; "
-        "list them with: python -m sounddevice\n"
+        "list them with: vad-dictate devices\n"
     )
     done = run(env, "--device", "fake")  # two devices match
     assert done.returncode == 4

@@ -33,7 +33,7 @@ from vad_dictate.errors import AudioDeviceError
 
 STALL_TIMEOUT_S = 3.0  # no audio for this long means the device went away
 REPORT_EVERY_S = 1.0  # overflow reports are rate-limited so a struggling machine is not spammed
-_LIST_HINT = "list them with: python -m sounddevice"
+_LIST_HINT = "list them with: vad-dictate devices"
 
 
 @dataclass(frozen=True, slots=True)
