@@ -171,14 +171,21 @@ def _open_source(args: argparse.Namespace, s: Settings, status: StatusView) -> A
     if args.input:
         from vad_dictate.audio import FileSource
 
-        return FileSource(args.input, speed=args.speed, rate=PIPELINE_RATE)
+        # Blocks of one VAD frame: the frame that ends an utterance is decided as soon
+        # as it is captured, not when a misaligned later block completes it.
+        block_ms = s.integer("vad.frame_ms")
+        return FileSource(args.input, speed=args.speed, rate=PIPELINE_RATE, block_ms=block_ms)
     from vad_dictate.capture import MicSource
 
     device: int | str | None = s.text("audio.device") or None
     if isinstance(device, str) and device.isdigit():
         device = int(device)
     return MicSource(
-        device, channels=s.integer("audio.channels"), rate=PIPELINE_RATE, on_overflow=status.message
+        device,
+        channels=s.integer("audio.channels"),
+        rate=PIPELINE_RATE,
+        block_ms=s.integer("vad.frame_ms"),
+        on_overflow=status.message,
     )
 
 
