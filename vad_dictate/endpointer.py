@@ -54,7 +54,8 @@ Then, in SPEECH or HANGOVER:
 force_end(trigger), from any state -> SILENCE: a confirmed utterance ends with
 SpeechEnd(end=samples_seen, trigger); an ONSET already holding min_utterance_ms of speech is
 confirmed first (SpeechStart, SpeechEnd); unconfirmed SPEECH or HANGOVER gives Dropped;
-otherwise nothing. webrtcvad's state and the partial-frame buffer are kept (the stream goes on).
+otherwise nothing. The VAD state, noise floor, level memory and the partial-frame buffer are
+kept (the stream goes on).
 
 Notes:
   - ``last_speech`` is the sample just after the last speech frame (by the rules above, not
