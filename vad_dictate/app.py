@@ -40,6 +40,7 @@ from vad_dictate.sinks import StatusView, UtteranceSink
 
 TICK_S = 0.05
 REOPEN_INTERVAL_S = 1.0
+STALL_MIN_S = 5.0  # silence from the server that means it is gone
 CONNECT_SILENCE_MS = 100  # PROTOCOL.md: a connection that never got audio may not hold
 
 
@@ -459,28 +460,32 @@ class Session:
         while True:
             await asyncio.sleep(TICK_S)
             now = time.monotonic()
-            self._check_stall(now)
-            self._commit(self.assembler.tick(now))
+            if not self._check_stall(now):
+                self._commit(self.assembler.tick(now))
             if now - self._last_send >= self.options.keepalive_s:
                 with contextlib.suppress(ConnectionClosed):
                     await ws.send(proto.keepalive_message())
                 self._last_send = now
 
-    def _check_stall(self, now: float) -> None:
-        """A Finalize met total silence from the server: the connection is presumed dead.
+    def _check_stall(self, now: float) -> bool:
+        """True while the oldest Finalize has met total silence from the server.
 
-        Committing by timeout would print nothing for words the server never got to;
-        instead reconnect and replay. Only once per utterance: a server that stays
-        silent about the same utterance again really had nothing to say (outcome 3).
+        Committing it by timeout then would print nothing for words the server never
+        got to; after a long silence the connection is presumed dead (``_Lost``) and
+        its utterances are replayed on a new one. Only once per utterance: a server
+        that is silent about the same utterance again had nothing to say (outcome 3),
+        and the normal timeout applies.
         """
         oldest = self.assembler.oldest_pending()
         if oldest is None:
-            return
+            return False
         sent_at, seq = oldest
-        silent = self._last_received < sent_at and now - sent_at >= self.options.ack_timeout
-        if silent and seq not in self._stalled:
+        if self._last_received >= sent_at or seq in self._stalled:
+            return False
+        if now - sent_at >= max(2 * self.options.ack_timeout, STALL_MIN_S):
             self._stalled.add(seq)
             raise _Lost(proto.Failure("retry", "The server stopped answering."))
+        return True
 
     async def _closing(
         self, ws: ClientConnection, reader: asyncio.Task[None], ticker: asyncio.Task[None]

@@ -109,6 +109,8 @@ class ChannelStream:
         self._utterance_end = None if utterance_end_ms is None else utterance_end_ms / 1000
         self._received = 0  # samples received, at the client's rate: the stream clock
         self._fed = 0  # samples given to the recognizer, at the engine's rate
+        self._held = np.zeros(0, dtype=np.int16)  # waiting to make up a whole feed piece
+        self._piece = engine_rate // 10
         self._final_start = 0.0
         self._next_interim = 1.0
         self._last_word_end: float | None = None
@@ -151,14 +153,33 @@ class ChannelStream:
             elif self._endpointing:
                 # Cut exactly where endpointing fired: later audio belongs to the next span.
                 cut = pos - base
-                self._rec.accept(x[cursor:cut])
+                self._accept(x[cursor:cut])
                 cursor = cut
                 out.append(self._final(pos / self._rate, speech_final=True, from_finalize=False))
-        self._rec.accept(x[cursor:])
+        self._accept(x[cursor:])
         self._fed += len(x)
         return out
 
+    def _accept(self, x: Int16Array) -> None:
+        """Feed the recognizer in fixed 100 ms pieces, whatever the client's message size.
+
+        Recognizers with running normalisation (pocketsphinx's live CMN) give results
+        that depend on how audio is split into calls; fixed pieces, cut only where a
+        final is, make the words independent of the client's chunking.
+        """
+        held = np.concatenate([self._held, x]) if len(self._held) else x
+        whole = len(held) - len(held) % self._piece
+        for pos in range(0, whole, self._piece):
+            self._rec.accept(held[pos : pos + self._piece])
+        self._held = held[whole:].copy()
+
+    def _flush_held(self) -> None:
+        if len(self._held):
+            self._rec.accept(self._held)
+            self._held = self._held[:0]
+
     def _final(self, end: float, *, speech_final: bool, from_finalize: bool) -> Segment:
+        self._flush_held()
         words = self._rec.finalize()
         end = max(end, self._final_start)
         seg = Segment(words, self._final_start, end, True, speech_final, from_finalize)
