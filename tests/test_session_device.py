@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -100,3 +102,38 @@ def test_device_that_never_returns_ends_with_its_error() -> None:
     assert isinstance(failure, AudioDeviceError) and failure.exit_code == 4
     assert mic.resets >= 2  # it kept trying to reopen for reopen_s
     assert time.monotonic() - started < 15
+
+
+class OverflowingMic(FailingMic):
+    """A microphone whose queue overflowed twice while the user spoke."""
+
+    overflows_portaudio = 0
+    overflows_queue = 0
+
+    async def blocks(self) -> AsyncIterator[AudioBlock]:
+        async for block in super().blocks():
+            if block.start == RATE:  # one second in
+                self.overflows_queue += 2
+            yield block
+
+
+def test_capture_overflows_reach_jsonl_as_a_status_line() -> None:
+    audio = np.concatenate([silence(0.5), synth_utterance(["alpha", "bravo"]), silence(1.5)])
+    mic = OverflowingMic([audio], reopenable=True)
+    out, err = io.StringIO(), io.StringIO()
+    options = SessionOptions(
+        url="",
+        api_key=None,
+        connect=ConnectOptions(endpointing=300),
+        endpointer=EndpointerSettings(),
+        pipeline=PipelineSettings(),
+    )
+    with BackgroundServer(ToneEngine()) as server:
+        options = replace(options, url=server.start())
+        session = Session(mic, options, UtteranceSink("jsonl", 1, out), StatusView(err, quiet=True))
+        asyncio.run(session.run())
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    status = [r for r in records if r["type"] == "status"]
+    assert status == [{"type": "status", "event": "overflow", "portaudio": 0, "queue": 2}]
+    assert [r["text"] for r in records if r["type"] == "utterance"] == ["Alpha bravo."]
+    assert session.snapshot()["overflows"] == 2

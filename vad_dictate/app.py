@@ -118,6 +118,7 @@ class Session:
         self._violations = 0
         self._reported_drop = 0
         self._reported_unreplayable = 0
+        self._reported_overflows = 0
         self.paused = False
         self.printed = 0  # utterances written to the sink
         self.unconfirmed = 0  # utterances committed without the server's acknowledgement
@@ -462,10 +463,27 @@ class Session:
             now = time.monotonic()
             if not self._check_stall(now):
                 self._commit(self.assembler.tick(now))
+            self._report_overflows()
             if now - self._last_send >= self.options.keepalive_s:
                 with contextlib.suppress(ConnectionClosed):
                     await ws.send(proto.keepalive_message())
                 self._last_send = now
+
+    def _report_overflows(self) -> None:
+        """Capture overflows (counted by the source, warned on stderr) also go to JSONL."""
+        src = self.source
+        count = int(getattr(src, "overflows_portaudio", 0)) + int(
+            getattr(src, "overflows_queue", 0)
+        )
+        if count > self._reported_overflows:
+            self._reported_overflows = count
+            self.sink.status(
+                {
+                    "event": "overflow",
+                    "portaudio": int(getattr(src, "overflows_portaudio", 0)),
+                    "queue": int(getattr(src, "overflows_queue", 0)),
+                }
+            )
 
     def _check_stall(self, now: float) -> bool:
         """True while the oldest Finalize has met total silence from the server.

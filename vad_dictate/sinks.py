@@ -68,6 +68,15 @@ class UtteranceSink:
         for target in self._targets:
             target.put(item.text)
 
+    def status(self, record: dict[str, object]) -> None:
+        """In JSONL mode, a ``{"type": "status", ...}`` line (e.g. capture overflows)."""
+        if self._fmt != "jsonl":
+            return  # text mode: stdout carries utterances only; stderr has the warning
+        if self._before_write is not None:
+            self._before_write()
+        self._out.write(json.dumps({"type": "status", **record}) + "\n")
+        self._out.flush()
+
     def close(self) -> None:
         """Close every extra target (waits for pending typing)."""
         for target in self._targets:
