@@ -521,6 +521,8 @@ class Session:
             # backlog (results keep coming) is waited for; a silent one is not.
             quiet_since = max(self._last_received, sent_at)
             left = self.options.close_timeout - (time.monotonic() - quiet_since)
+            if left <= 0 and self._check_stall(time.monotonic()):
+                left = TICK_S  # a silent server: the stall check will replay, not give up
             if left <= 0:
                 self.status.message(
                     "warning: the server did not close the stream in time; "
