@@ -58,6 +58,8 @@ class FaultProxy:
         self.refused = 0
         self.fired: list[str] = []
         self.audio_log: list[tuple[int, float, int]] = []  # (connection, arrival time, bytes)
+        self.first_audio: dict[int, bytes] = {}  # each connection's first audio message
+        self.text_log: list[tuple[int, float, str]] = []  # (connection, arrival time, text)
         self._refuse = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop = asyncio.new_event_loop()
@@ -138,6 +140,9 @@ class FaultProxy:
             self.client_messages += 1
             if isinstance(message, bytes):
                 self.audio_log.append((self.connections, time.monotonic(), len(message)))
+                self.first_audio.setdefault(self.connections, message)
+            else:
+                self.text_log.append((self.connections, time.monotonic(), message))
             is_finalize = isinstance(message, str) and '"Finalize"' in message
             if not stalled.is_set():
                 with contextlib.suppress(ConnectionClosed):

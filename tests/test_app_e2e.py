@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -204,3 +205,28 @@ def test_audio_messages_are_chunk_ms_long(server_url: str, tmp_path: Path, chunk
     want = 16 * chunk_ms
     assert all(16 * 20 <= n <= 16 * 100 for n in sizes), sizes
     assert sum(n == want for n in sizes) >= len(sizes) - 2 * 3  # all but the flush pieces
+
+
+def test_keepalive_while_silent_and_the_stream_lifecycle(server_url: str, tmp_path: Path) -> None:
+    """100 ms of silence opens the stream, KeepAlive every 3-5 s holds it while nothing is
+    sent, one Finalize per utterance, and CloseStream ends it."""
+    from tests.faultproxy import FaultProxy
+
+    audio = np.concatenate(
+        [silence(0.5), synth_utterance(["alpha"]), silence(11.0), synth_utterance(["bravo"]),
+         silence(1.5)]
+    )  # fmt: skip
+    wav = write_wav(tmp_path / "gap.wav", audio)
+    with FaultProxy(server_url) as proxy:
+        res = run_app("--input", str(wav), "--url", proxy.url, "--speed", "1", tmp=tmp_path)
+        first = proxy.first_audio[1]
+        texts = [(t, json.loads(m)["type"]) for _, t, m in proxy.text_log]
+    assert res.returncode == 0, res.stderr
+    assert [s.rstrip(".").lower() for s in res.stdout.splitlines()] == ["alpha", "bravo"]
+    assert first == bytes(3200)  # 100 ms of 16 kHz int16 silence
+    kinds = [k for _, k in texts]
+    assert kinds.count("Finalize") == 2 and kinds[-1] == "CloseStream"
+    keepalives = [t for t, k in texts if k == "KeepAlive"]
+    assert len(keepalives) >= 2
+    gaps = [b - a for a, b in itertools.pairwise(keepalives)]
+    assert all(3.0 <= g < 8.0 for g in gaps), gaps  # 4 s apart; far inside the 10 s timeout
