@@ -41,6 +41,7 @@ class Fault:
     payload: list[str | bytes] = field(default_factory=list)  # for "inject"
     refuse: int = 0  # for "refuse": handshakes to refuse after the break
     after_finalize: bool = False
+    server_messages: bool = False  # "stall" only: ``at`` counts messages to the client
 
 
 class FaultProxy:
@@ -54,6 +55,7 @@ class FaultProxy:
         self.faults = sorted(faults or [], key=lambda f: f.at)
         self.client_messages = 0
         self.finalizes = 0
+        self.server_messages = 0
         self.connections = 0
         self.refused = 0
         self.fired: list[str] = []
@@ -161,8 +163,11 @@ class FaultProxy:
         due = [
             f
             for f in self.faults
-            if (f.after_finalize and is_finalize and f.at <= self.finalizes)
-            or (not f.after_finalize and f.at <= self.client_messages)
+            if not f.server_messages
+            and (
+                (f.after_finalize and is_finalize and f.at <= self.finalizes)
+                or (not f.after_finalize and f.at <= self.client_messages)
+            )
         ]
         for f in due:
             self.faults.remove(f)
@@ -190,7 +195,14 @@ class FaultProxy:
         async for message in up:
             if stalled.is_set():
                 continue
-            await client.send(message)
+            self.server_messages += 1
+            due = [f for f in self.faults if f.server_messages and f.at <= self.server_messages]
+            for fault in due:
+                self.faults.remove(fault)
+                self.fired.append(f"stall@server{self.server_messages}")
+                stalled.set()
+            if not stalled.is_set():
+                await client.send(message)
 
 
 def results(

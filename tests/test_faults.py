@@ -194,3 +194,15 @@ def test_replay_after_reconnect_is_paced(upstream: str, tmp_path: Path) -> None:
         sent += n / 2 / 16000
         assert sent <= 2 * (t - t0) + 0.2, (sent, t - t0)
     assert sent > 3  # a real backlog was replayed
+
+
+def test_server_that_answers_then_stalls(upstream: str, tmp_path: Path) -> None:
+    """Results keep coming after the Finalizes were sent, then nothing: the silent
+    utterances are replayed, not committed empty (the first utterance's interim arrives
+    after all Finalizes left at --speed 0)."""
+    expected = groups(4, seed=13)
+    wav = write_wav(tmp_path / "m.wav", utterances(expected, pause=1.2))
+    with FaultProxy(upstream, [Fault(2, "stall", server_messages=True)]) as proxy:
+        res = run_app(wav, proxy.url, tmp_path, "--speed", "0")
+        assert proxy.connections == 2, proxy.fired
+    assert_exactly_once(res, expected)

@@ -486,21 +486,22 @@ class Session:
             )
 
     def _check_stall(self, now: float) -> bool:
-        """True while the oldest Finalize has met total silence from the server.
+        """True while a Finalize waits on a server that has gone silent.
 
-        Committing it by timeout then would print nothing for words the server never
-        got to; after a long silence the connection is presumed dead (``_Lost``) and
-        its utterances are replayed on a new one. Only once per utterance: a server
-        that is silent about the same utterance again had nothing to say (outcome 3),
+        Committing by timeout then would print nothing for words the server never got
+        to. After a long silence the connection is presumed dead (``_Lost``) and its
+        utterances are replayed on a new one. Only once per utterance: a server that
+        stays silent about the same utterance again had nothing to say (outcome 3),
         and the normal timeout applies.
         """
         oldest = self.assembler.oldest_pending()
         if oldest is None:
             return False
         sent_at, seq = oldest
-        if self._last_received >= sent_at or seq in self._stalled:
+        silent_for = now - max(self._last_received, sent_at)
+        if seq in self._stalled or silent_for < self.options.ack_timeout:
             return False
-        if now - sent_at >= max(2 * self.options.ack_timeout, STALL_MIN_S):
+        if silent_for >= max(2 * self.options.ack_timeout, STALL_MIN_S):
             self._stalled.add(seq)
             raise _Lost(proto.Failure("retry", "The server stopped answering."))
         return True
