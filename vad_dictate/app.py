@@ -119,6 +119,7 @@ class Session:
         self._reported_drop = 0
         self._reported_unreplayable = 0
         self._reported_overflows = 0
+        self._got_metadata = False
         self.paused = False
         self.printed = 0  # utterances written to the sink
         self.unconfirmed = 0  # utterances committed without the server's acknowledgement
@@ -380,6 +381,7 @@ class Session:
                     "older than stream.retain_s and cannot be replayed; words in it may be missing."
                 )
         self.assembler = self._new_assembler()
+        self._got_metadata = False
         silence = self.pipeline.silence(CONNECT_SILENCE_MS)
         await ws.send(silence.pcm)
         self.outbox.restart(silence.frames)
@@ -535,6 +537,12 @@ class Session:
             )
             if ticker in done and isinstance(ticker.exception(), _Lost):
                 raise ticker.exception()  # type: ignore[misc]
+        oldest = self.assembler.oldest_pending()
+        if reader.done() and not self._got_metadata and oldest and oldest[1] not in self._stalled:
+            # A server that ends the stream properly sends Metadata first; this one closed
+            # with Finalizes unanswered, so replay them once on a new connection.
+            self._stalled.add(oldest[1])
+            raise _Lost(proto.Failure("retry", "The server closed without confirming."))
         self._commit(self.assembler.tick(float("inf")) + self.assembler.flush(self._last_end))
 
     # -- results ------------------------------------------------------------------------------
@@ -544,6 +552,8 @@ class Session:
             self._show(self.assembler.on_final(event, time.monotonic()))
         elif isinstance(event, proto.InterimResult):
             self._show(self.assembler.on_interim(event, time.monotonic()))
+        elif isinstance(event, proto.Metadata):
+            self._got_metadata = True
         elif isinstance(event, proto.ProtocolViolation):
             self._violations += 1
             if self._violations <= 5:
