@@ -26,6 +26,7 @@ import pytest
 
 from tests.serverproc import running_server
 from tests.wavs import utterances
+from vad_dictate.audio import resample
 
 ROOT = Path(__file__).resolve().parent.parent
 ALSA_CONF = "/usr/share/alsa/alsa.conf"
@@ -39,13 +40,15 @@ def server_url() -> Iterator[str]:
         yield url
 
 
-def feed(fifo: Path, audio: np.ndarray, stop: threading.Event, speed: float = 2.0) -> None:
+def feed(
+    fifo: Path, audio: np.ndarray, stop: threading.Event, speed: float = 2.0, rate: int = RATE
+) -> None:
     """Write ``audio`` into the FIFO at ``speed`` x real time, then silence until stopped.
 
     PortAudio may open and close the device while probing it before the real stream
     opens; each time the reader goes away the feed starts over on the next open.
     """
-    chunk = RATE // 50
+    chunk = rate // 50
     while not stop.is_set():
         out = fifo.open("wb", buffering=0)  # blocks until a reader opens the FIFO
         started, pos = time.monotonic(), 0
@@ -55,7 +58,7 @@ def feed(fifo: Path, audio: np.ndarray, stop: threading.Event, speed: float = 2.
                 piece = audio[pos:end] if pos < len(audio) else np.zeros(chunk, np.int16)
                 out.write(piece.astype("<i2").tobytes())
                 pos = end
-                delay = started + pos / RATE / speed - time.monotonic()
+                delay = started + pos / rate / speed - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
         except BrokenPipeError:
@@ -70,7 +73,11 @@ def read_lines(stream: IO[str], sink: queue.Queue[str]) -> None:
         sink.put(line)
 
 
-def test_app_on_a_virtual_microphone_prints_the_words(server_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("rate", [16000, 44100, 48000])
+def test_app_on_a_virtual_microphone_prints_the_words(
+    server_url: str, tmp_path: Path, rate: int
+) -> None:
+    """At 16 kHz, and with the device opened at 44.1 or 48 kHz: the same words."""
     fifo = tmp_path / "mic.fifo"
     os.mkfifo(fifo)
     conf = tmp_path / "asoundrc"
@@ -80,10 +87,10 @@ def test_app_on_a_virtual_microphone_prints_the_words(server_url: str, tmp_path:
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPGRAM", "VAD_DICTATE"))}
     env.update(ALSA_CONFIG_PATH=f"{ALSA_CONF}:{conf}", XDG_CONFIG_HOME=str(tmp_path))
+    env["VAD_DICTATE_AUDIO_DEVICE_RATE"] = str(rate)
     stop = threading.Event()
-    writer = threading.Thread(
-        target=feed, args=(fifo, utterances(GROUPS, pause=1.2, lead=0.5), stop), daemon=True
-    )
+    audio = resample(utterances(GROUPS, pause=1.2, lead=0.5), RATE, rate)
+    writer = threading.Thread(target=feed, args=(fifo, audio, stop, 2.0, rate), daemon=True)
     writer.start()
     errlog = tmp_path / "stderr.txt"
     app = subprocess.Popen(

@@ -183,7 +183,11 @@ def _open_source(args: argparse.Namespace, s: Settings, status: StatusView) -> A
     # The microphone keeps MicSource's 20 ms blocks: 30 ms blocks stalled PortAudio reading
     # the ALSA file-plugin device in tests/test_mic_app.py (cause not found).
     return MicSource(
-        device, channels=s.integer("audio.channels"), rate=PIPELINE_RATE, on_overflow=status.message
+        device,
+        channels=s.integer("audio.channels"),
+        rate=PIPELINE_RATE,
+        device_rate=s.integer("audio.device_rate") or None,
+        on_overflow=status.message,
     )
 
 

@@ -110,6 +110,7 @@ FIELDS: tuple[Field, ...] = (
     Field("audio", "device", ""),
     Field("audio", "channels", 1, _range(1, 32)),
     Field("audio", "reopen_s", 30.0, _range(0, 3600, " s")),
+    Field("audio", "device_rate", 0, _range(0, 384000, " Hz (0 = automatic)")),
     Field("output", "format", "text", _choice("text", "jsonl")),
     Field("output", "targets", [], _each(("type", "clipboard"))),
     Field("output", "type_delay_ms", 150, _range(0, 10000, " ms")),
