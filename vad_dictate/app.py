@@ -600,20 +600,28 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def install_signal_handlers(session: Session) -> None:
-    """First Ctrl-C/SIGTERM stops cleanly; a second one exits at once."""
+def install_signal_handlers(
+    session: Session, before_exit: Callable[[], None] | None = None
+) -> list[signal.Signals]:
+    """First Ctrl-C/SIGTERM stops cleanly; a second one exits at once (after ``before_exit``,
+    e.g. restoring the terminal). Returns the signals it took over."""
     loop = asyncio.get_running_loop()
 
     def handler() -> None:
         if session.stop_requested.is_set():
+            if before_exit is not None:
+                before_exit()
             sys.stdout.flush()
             os._exit(130)
         session.status.message("stopping: finalizing what was said (Ctrl-C again to quit now)")
-        session.stop_requested.set()
+        session.request_stop()
 
+    taken = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, handler)
+            taken.append(sig)
+    return taken
 
 
 async def run_dictation(

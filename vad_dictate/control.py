@@ -17,14 +17,13 @@ import os
 import signal
 import socket
 import stat
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from vad_dictate.app import Session
+from vad_dictate.app import Session, install_signal_handlers
 from vad_dictate.errors import VadDictateError
 from vad_dictate.keys import Action, KeyMap, TerminalKeys
 from vad_dictate.sinks import StatusView
@@ -284,27 +283,18 @@ class Controls:
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
-        handlers = {
-            signal.SIGINT: self._on_interrupt,
-            signal.SIGTERM: self._on_interrupt,
-            signal.SIGUSR1: self.session.request_finalize,
-            signal.SIGTSTP: self._on_suspend,
-        }
+        self._signals += install_signal_handlers(self.session, self._before_exit)
+        handlers = {signal.SIGUSR1: self.session.request_finalize, signal.SIGTSTP: self._on_suspend}
         for sig, handler in handlers.items():
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, handler)
                 self._signals.append(sig)
 
-    def _on_interrupt(self) -> None:
-        """First Ctrl-C/SIGTERM stops cleanly; a second one exits at once (terminal restored)."""
-        if self.session.stop_requested.is_set():
-            if self.keys is not None:
-                self.keys.restore()
-            self.view.close()
-            sys.stdout.flush()
-            os._exit(130)
-        self.view.message("stopping: finalizing what was said (Ctrl-C again to quit now)")
-        self.session.request_stop()
+    def _before_exit(self) -> None:
+        """A second Ctrl-C exits at once: leave the terminal as it was found."""
+        if self.keys is not None:
+            self.keys.restore()
+        self.view.close()
 
     def _on_suspend(self) -> None:
         """Ctrl-Z: give the shell a sane terminal, stop, and take cbreak back on resume."""
