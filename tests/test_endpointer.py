@@ -12,7 +12,6 @@ the tone), so its speech is exactly the tone's frames. Sample indices below are 
 from __future__ import annotations
 
 import json
-import wave
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy.typing as npt
 import pytest
 import webrtcvad
 
+from benchmarks.endpointing import lab, load
 from vad_dictate.endpointer import (
     Dropped,
     Endpointer,
@@ -458,20 +458,6 @@ def test_every_webrtcvad_rate(rate: int) -> None:
 
 
 # -- real speech: the LibriVox clips ---------------------------------------------------------
-
-
-def load(stem: str) -> Int16Array:
-    with wave.open(str(DATA / f"{stem}.wav")) as w:
-        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (RATE, 1, 2)
-        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
-
-
-def lab(stem: str) -> tuple[float, float]:
-    """(speech start, speech end) in seconds from the clip's .lab file."""
-    rows = [line.split("\t") for line in (DATA / f"{stem}.lab").read_text().splitlines() if line]
-    start = next(float(r[0]) for r in rows if r[2].strip() == "speech")
-    end = next(float(r[0]) for r in rows if r[2].strip() == "silence")
-    return start, end
 
 
 def pauses_in(stem: str) -> list[tuple[float, float]]:
