@@ -360,7 +360,7 @@ def test_set_aggressiveness_rejects_bad_modes_and_keeps_state(bad: object) -> No
     ep.process(ONE[: f(30)])
     with pytest.raises(ConfigError) as err:
         ep.set_aggressiveness(bad)  # type: ignore[arg-type]
-    assert str(err.value) == f"endpointer.aggressiveness must be between 0 and 3, got {bad!r}."
+    assert str(err.value) == f"vad.aggressiveness must be between 0 and 3, got {bad!r}."
     assert (ep.state, ep.samples_seen, ep.settings.aggressiveness) == (State.SPEECH, f(30), 2)
     assert ep.process(ONE[f(30) :]) == [SpeechEnd(3200, f(20), f(40), f(64), "vad")]
 
@@ -391,28 +391,28 @@ def test_misuse_raises_and_leaves_state_unchanged(bad: object, error: type[Excep
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("aggressiveness", 4, "endpointer.aggressiveness must be between 0 and 3, got 4."),
-        ("frame_ms", 25, "endpointer.frame_ms must be 10, 20 or 30, got 25."),
-        ("onset_ms", 5, "endpointer.onset_ms must be between 10 and 1000 ms, got 5."),
-        ("silence_ms", 50, "endpointer.silence_ms must be between 100 and 5000 ms, got 50."),
-        ("silence_ms", 5001, "endpointer.silence_ms must be between 100 and 5000 ms, got 5001."),
-        ("preroll_ms", -1, "endpointer.preroll_ms must be between 0 and 2000 ms, got -1."),
-        ("preroll_ms", 2500, "endpointer.preroll_ms must be between 0 and 2000 ms, got 2500."),
+        ("aggressiveness", 4, "vad.aggressiveness must be between 0 and 3, got 4."),
+        ("frame_ms", 25, "vad.frame_ms must be 10, 20 or 30, got 25."),
+        ("onset_ms", 5, "vad.onset_ms must be between 10 and 1000 ms, got 5."),
+        ("silence_ms", 50, "vad.silence_ms must be between 100 and 5000 ms, got 50."),
+        ("silence_ms", 5001, "vad.silence_ms must be between 100 and 5000 ms, got 5001."),
+        ("preroll_ms", -1, "vad.preroll_ms must be between 0 and 2000 ms, got -1."),
+        ("preroll_ms", 2500, "vad.preroll_ms must be between 0 and 2000 ms, got 2500."),
         (
             "min_utterance_ms",
             6000,
-            "endpointer.min_utterance_ms must be between 0 and 5000 ms, got 6000.",
+            "vad.min_utterance_ms must be between 0 and 5000 ms, got 6000.",
         ),
         (
             "max_utterance_ms",
             999,
-            "endpointer.max_utterance_ms must be between 1000 and 600000 ms, got 999.",
+            "vad.max_utterance_ms must be between 1000 and 600000 ms, got 999.",
         ),
-        ("silence_ms", 700.0, "endpointer.silence_ms must be between 100 and 5000 ms, got 700.0."),
-        ("onset_ms", "90", "endpointer.onset_ms must be between 10 and 1000 ms, got '90'."),
-        ("snr_db", 31, "endpointer.snr_db must be between 0 and 30 dB, got 31."),
-        ("drop_db", -1, "endpointer.drop_db must be between 0 and 60 dB, got -1."),
-        ("engine", "vosk", "endpointer.engine must be 'webrtcvad' or 'silero', got 'vosk'."),
+        ("silence_ms", 700.0, "vad.silence_ms must be between 100 and 5000 ms, got 700.0."),
+        ("onset_ms", "90", "vad.onset_ms must be between 10 and 1000 ms, got '90'."),
+        ("snr_db", 31, "vad.snr_db must be between 0 and 30 dB, got 31."),
+        ("drop_db", -1, "vad.drop_db must be between 0 and 60 dB, got -1."),
+        ("engine", "vosk", "vad.engine must be 'webrtcvad' or 'silero', got 'vosk'."),
     ],
 )
 def test_settings_validation_messages(field: str, value: object, message: str) -> None:
@@ -428,8 +428,7 @@ def test_cross_field_and_sample_rate_validation() -> None:
     with pytest.raises(ConfigError) as err:
         replace(DEFAULT, min_utterance_ms=3000, max_utterance_ms=2000).validate()
     assert str(err.value) == (
-        "endpointer.max_utterance_ms must be greater than endpointer.min_utterance_ms "
-        "(3000 ms), got 2000."
+        "vad.max_utterance_ms must be greater than vad.min_utterance_ms (3000 ms), got 2000."
     )
     with pytest.raises(ConfigError) as err:
         Endpointer(DEFAULT, sample_rate=44100)

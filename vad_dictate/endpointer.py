@@ -125,12 +125,10 @@ class EndpointerSettings:
     def validate(self) -> None:
         """Raise ConfigError naming the first bad value and its valid range."""
         if self.engine not in ENGINES:
-            raise ConfigError(
-                f"endpointer.engine must be 'webrtcvad' or 'silero', got {self.engine!r}."
-            )
+            raise ConfigError(f"vad.engine must be 'webrtcvad' or 'silero', got {self.engine!r}.")
         _check_range("aggressiveness", self.aggressiveness, 0, 3, "")
         if not _is_int(self.frame_ms) or self.frame_ms not in FRAME_SIZES_MS:
-            raise ConfigError(f"endpointer.frame_ms must be 10, 20 or 30, got {self.frame_ms!r}.")
+            raise ConfigError(f"vad.frame_ms must be 10, 20 or 30, got {self.frame_ms!r}.")
         _check_range("onset_ms", self.onset_ms, 10, 1000)
         _check_range("silence_ms", self.silence_ms, 100, 5000)
         _check_range("preroll_ms", self.preroll_ms, 0, 2000)
@@ -140,7 +138,7 @@ class EndpointerSettings:
         _check_range("drop_db", self.drop_db, 0, 60, " dB")
         if self.max_utterance_ms <= self.min_utterance_ms:
             raise ConfigError(
-                f"endpointer.max_utterance_ms must be greater than endpointer.min_utterance_ms "
+                f"vad.max_utterance_ms must be greater than vad.min_utterance_ms "
                 f"({self.min_utterance_ms} ms), got {self.max_utterance_ms}."
             )
 
@@ -151,7 +149,7 @@ def _is_int(value: object) -> TypeGuard[int]:
 
 def _check_range(key: str, value: object, lo: int, hi: int, unit: str = " ms") -> None:
     if not (_is_int(value) and lo <= value <= hi):
-        raise ConfigError(f"endpointer.{key} must be between {lo} and {hi}{unit}, got {value!r}.")
+        raise ConfigError(f"vad.{key} must be between {lo} and {hi}{unit}, got {value!r}.")
 
 
 @dataclass(frozen=True, slots=True)
