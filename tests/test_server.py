@@ -730,3 +730,26 @@ def test_resampler_keeps_tones_decodable() -> None:
     rec = ToneRecognizer()
     rec.accept(resample(t.samples, 48000, 16000))
     assert [w.text for w in rec.finalize()] == t.text
+
+
+def test_serve_refuses_bad_or_busy_ports_in_one_sentence() -> None:
+    import socket as _socket
+    import subprocess as _sp
+    import sys as _sys
+
+    busy = _socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    try:
+        for args, needle in ((["--port", "-5"], "--port must be between"),
+                             (["--port", str(port)], "address already in use")):  # fmt: skip
+            res = _sp.run(
+                [_sys.executable, "-m", "vad_dictate", "serve", "--engine", "tone", *args],
+                capture_output=True, text=True, timeout=30, stdin=_sp.DEVNULL,
+            )  # fmt: skip
+            assert res.returncode == 2, res.stderr
+            assert len(res.stderr.strip().splitlines()) == 1 and needle in res.stderr
+            assert "Traceback" not in res.stderr
+    finally:
+        busy.close()

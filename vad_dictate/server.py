@@ -355,6 +355,8 @@ def run_serve(args: argparse.Namespace) -> int:
         )
     if args.idle_timeout <= 0:
         raise ConfigError(f"--idle-timeout must be positive, not {args.idle_timeout}.")
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port must be between 0 and 65535 (0: any free one), not {args.port}.")
     engine = load_engine(args.engine)
     api_key = args.api_key or os.environ.get("DEEPGRAM_API_KEY") or None
     service = ListenService(engine, api_key, args.idle_timeout)
@@ -367,7 +369,14 @@ async def _serve_until_signal(service: ListenService, host: str, port: int) -> N
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    server = await service.start(host, port)
+    try:
+        server = await service.start(host, port)
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise ConfigError(
+            f"Cannot listen on {host}:{port} ({reason}); choose another --port or --host "
+            "(--port 0 picks a free one)."
+        ) from exc
     print(_url(server, host), flush=True)
     log.info("serving with the %s engine; stop with Ctrl-C", service.engine.name)
     try:
