@@ -217,7 +217,10 @@ def _read_file(path: Path, explicit: bool) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Config file '{path}' is not valid TOML ({exc}); fix it.") from exc
     except OSError as exc:
-        raise ConfigError(f"Cannot read config file '{path}' ({exc.strerror}).") from exc
+        raise ConfigError(
+            f"Cannot read config file '{path}' ({exc.strerror}); point --config at a readable "
+            "TOML file."
+        ) from exc
     flat: dict[str, Any] = {}
     for section, table in data.items():
         if not isinstance(table, dict):
