@@ -35,10 +35,10 @@ from benchmarks.latency import (
     table,
     tone_script,
 )
-from vad_dictate.app import CONNECT_SILENCE_MS, Session
-from vad_dictate.audio import read_wav
-from vad_dictate.engine import Int16Array
-from vad_dictate.tones import silence
+from vad_dictate.audio.block import Int16Array
+from vad_dictate.audio.files import read_wav
+from vad_dictate.client.session import CONNECT_SILENCE_MS, Session
+from vad_dictate.engines.tone import silence
 from vad_dictate.wer import edit_distance, normalize, word_error_rate
 
 CLIPS = sorted((ROOT / "tests" / "data" / "librivox").glob("*.wav"))

@@ -43,10 +43,10 @@ from benchmarks.latency import (
     session_options,
     table,
 )
-from vad_dictate.app import Session
-from vad_dictate.endpointer import EndpointerSettings
-from vad_dictate.engine import Int16Array
-from vad_dictate.pipeline import Pipeline, PipelineSettings, Policy
+from vad_dictate.audio.block import Int16Array
+from vad_dictate.client.pipeline import Pipeline, PipelineSettings, Policy
+from vad_dictate.client.session import Session
+from vad_dictate.vad.endpointer import EndpointerSettings
 
 TICKS = os.sysconf("SC_CLK_TCK")
 SKIP_S = 5.0  # imports and connecting, left out of the steady-state window
@@ -221,19 +221,30 @@ def summarize(rt: Sequence[RealTime], tp: Sequence[Throughput]) -> str:
     out = []
     if rt:
         rows = [
-            [r.policy, f"{r.audio_s:.0f}", f"{r.steady_pct:.2f}%",
-             "" if r.whole_pct != r.whole_pct else f"{r.whole_pct:.2f}%",
-             "" if not r.wall_s else "met" if r.steady_pct < 2 else "MISSED"]
+            [
+                r.policy,
+                f"{r.audio_s:.0f}",
+                f"{r.steady_pct:.2f}%",
+                "" if r.whole_pct != r.whole_pct else f"{r.whole_pct:.2f}%",
+                "" if not r.wall_s else "met" if r.steady_pct < 2 else "MISSED",
+            ]
             for r in rt
-        ]  # fmt: skip
+        ]
         window = f"client CPU, steady ({SKIP_S:g} s to end - {SKIP_S:g} s)"
         headers = ["policy", "audio s", window, "whole process"]
         out += [table([*headers, "target < 2%"], rows), ""]
     rows2 = [
-        [t.policy, f"{t.audio_s:.0f}", f"{t.capture_x:.0f}x", f"{t.end_to_end_x:.0f}x",
-         f"{t.core_x:.0f}x", f"{t.client_cpu_s:.1f}", f"{t.dropped_s:g}"]
+        [
+            t.policy,
+            f"{t.audio_s:.0f}",
+            f"{t.capture_x:.0f}x",
+            f"{t.end_to_end_x:.0f}x",
+            f"{t.core_x:.0f}x",
+            f"{t.client_cpu_s:.1f}",
+            f"{t.dropped_s:g}",
+        ]
         for t in tp
-    ]  # fmt: skip
+    ]
     out.append(
         table(
             [

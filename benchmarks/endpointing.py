@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from vad_dictate.endpointer import Endpointer, EndpointerSettings, SpeechEnd
+from vad_dictate.vad.endpointer import Endpointer, EndpointerSettings, SpeechEnd
 
 Int16Array = npt.NDArray[np.int16]
 RATE = 16000
@@ -210,7 +210,7 @@ def engines(settings: EndpointerSettings) -> list[tuple[str, EndpointerSettings]
 def silero_available() -> bool:
     """True when the optional Silero engine can load (onnxruntime and silero-vad)."""
     try:
-        from vad_dictate.silero import SileroVad
+        from vad_dictate.vad.silero import SileroVad
 
         SileroVad(RATE)
     except Exception:

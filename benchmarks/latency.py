@@ -36,15 +36,14 @@ from typing import Any
 import numpy as np
 from websockets.asyncio.client import connect
 
-from vad_dictate import protocol as proto
-from vad_dictate.app import Session, SessionOptions
-from vad_dictate.assembler import Committed
-from vad_dictate.audio import AudioBlock
-from vad_dictate.endpointer import EndpointerSettings
-from vad_dictate.engine import Int16Array
-from vad_dictate.pipeline import PipelineSettings, SendAudio, SendFinalize
-from vad_dictate.sinks import StatusView, UtteranceSink
-from vad_dictate.tones import WORDS, silence, synth_utterance
+from vad_dictate.audio.block import AudioBlock, Int16Array
+from vad_dictate.client.assembler import Committed
+from vad_dictate.client.pipeline import PipelineSettings, SendAudio, SendFinalize
+from vad_dictate.client.session import Session, SessionOptions
+from vad_dictate.deepgram import protocol as proto
+from vad_dictate.engines.tone import WORDS, silence, synth_utterance
+from vad_dictate.ui.sinks import StatusView, UtteranceSink
+from vad_dictate.vad.endpointer import EndpointerSettings
 
 RATE = 16000
 BLOCK_MS = 20
@@ -162,7 +161,7 @@ class PacedSource:
 
 
 class ServerProcess:
-    """``python -m vad_dictate.server --port 0`` on 127.0.0.1; the URL is its first line."""
+    """``python -m vad_dictate.server.serve --port 0`` on 127.0.0.1; the URL is its first line."""
 
     def __init__(self, engine: str = "tone", idle_timeout: float = 60.0) -> None:
         self.engine, self.idle_timeout = engine, idle_timeout
@@ -172,7 +171,7 @@ class ServerProcess:
     def __enter__(self) -> ServerProcess:
         args = ["--port", "0", "--engine", self.engine, "--idle-timeout", str(self.idle_timeout)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vad_dictate.server", *args],
+            [sys.executable, "-m", "vad_dictate", "serve", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,

@@ -35,10 +35,10 @@ from benchmarks.latency import (
     table,
     tone_script,
 )
-from vad_dictate.app import Session
-from vad_dictate.assembler import Committed
-from vad_dictate.audio import AudioBlock
-from vad_dictate.sinks import UtteranceSink
+from vad_dictate.audio.block import AudioBlock
+from vad_dictate.client.assembler import Committed
+from vad_dictate.client.session import Session
+from vad_dictate.ui.sinks import UtteranceSink
 
 BLOCK = RATE // 50  # 20 ms
 FULL_MINUTES = (1, 5, 15, 30, 45, 60)
@@ -87,10 +87,14 @@ class LoopSource:
             if marks and pos >= marks[0]:
                 marks.pop(0)
                 self.samples.append(
-                    {"minute": pos / RATE / 60, "rss_kb": status_kb("VmRSS"),
-                     "hwm_kb": status_kb("VmHWM"), "wall_s": time.monotonic() - t0,
-                     "blocks": sys.getallocatedblocks()}
-                )  # fmt: skip
+                    {
+                        "minute": pos / RATE / 60,
+                        "rss_kb": status_kb("VmRSS"),
+                        "hwm_kb": status_kb("VmHWM"),
+                        "wall_s": time.monotonic() - t0,
+                        "blocks": sys.getallocatedblocks(),
+                    }
+                )
 
     async def _wait(self, t0: float, end: int) -> None:
         if self.speed > 0:
@@ -162,10 +166,16 @@ def summarize(result: dict[str, Any]) -> str:
     points = result["checkpoints"]
     first = points[0]["rss_kb"]
     rows = [
-        [f"{p['minute']:.0f}", f"{p['rss_kb'] / 1024:.1f}", f"{p['hwm_kb'] / 1024:.1f}",
-         f"{(p['rss_kb'] - first) / 1024:+.1f}", p["blocks"], f"{p['wall_s']:.0f}"]
+        [
+            f"{p['minute']:.0f}",
+            f"{p['rss_kb'] / 1024:.1f}",
+            f"{p['hwm_kb'] / 1024:.1f}",
+            f"{(p['rss_kb'] - first) / 1024:+.1f}",
+            p["blocks"],
+            f"{p['wall_s']:.0f}",
+        ]
         for p in points
-    ]  # fmt: skip
+    ]
     out = table(
         ["audio min", "RSS MB", "peak RSS MB", "vs minute 1", "Python blocks", "wall s"], rows
     )

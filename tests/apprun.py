@@ -21,9 +21,14 @@ LONG = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"
 TWO = [["alpha", "bravo"], ["charlie", "delta", "echo"]]
 
 
+def clean_env() -> dict[str, str]:
+    """This process's environment without a developer's own key or vad-dictate settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("DEEPGRAM", "VAD_DICTATE"))}
+
+
 def app_env(tmp: Path, **extra: str) -> dict[str, str]:
     """The environment of a user with no config, no key and a private runtime dir."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPGRAM", "VAD_DICTATE"))}
+    env = clean_env()
     for var in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_SESSION_TYPE", "TMUX"):
         env.pop(var, None)
     runtime = tmp / "run"
@@ -82,9 +87,7 @@ class Pane:
 
     def screen(self, escapes: bool = False) -> str:
         """The visible text (``escapes``: with the colour escape sequences)."""
-        return self.tmux(
-            "capture-pane", "-p", "-J", "-S", "-", *(["-e"] if escapes else [])
-        )  # fmt: skip
+        return self.tmux("capture-pane", "-p", "-J", "-S", "-", *(["-e"] if escapes else []))
 
     def keys(self, *keys: str) -> None:
         self.tmux("send-keys", *keys)

@@ -1,4 +1,4 @@
-"""Test helper: run ``python -m vad_dictate.server`` (tone engine) as a subprocess."""
+"""Test helper: run ``python -m vad_dictate.server.serve`` (tone engine) as a subprocess."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def running_server(*extra_args: str, env: Mapping[str, str] | None = None) -> It
     if env is None:
         # A developer's own key must not turn the open test server into a keyed one.
         env = {k: v for k, v in os.environ.items() if k != "DEEPGRAM_API_KEY"}
-    args = [sys.executable, "-m", "vad_dictate.server", "--host", "127.0.0.1", "--port", "0"]
+    args = [sys.executable, "-m", "vad_dictate", "serve", "--host", "127.0.0.1", "--port", "0"]
     proc = subprocess.Popen(
         [*args, "--engine", "tone", *extra_args],
         cwd=ROOT,

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from benchmarks import billing, cpu, latency, memory
-from vad_dictate.audio import read_wav
-from vad_dictate.server import BackgroundServer
-from vad_dictate.sphinx import SphinxEngine
-from vad_dictate.tones import ToneEngine, silence
+from vad_dictate.audio.files import read_wav
+from vad_dictate.engines.sphinx import SphinxEngine
+from vad_dictate.engines.tone import ToneEngine, silence
+from vad_dictate.server.serve import BackgroundServer
 
 PARTS = {"vad_lag", "quant", "block_wait", "client", "server"}
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vad_dictate.engine import Int16Array, Word
-from vad_dictate.tones import silence, synth_word
+from vad_dictate.audio.block import Int16Array
+from vad_dictate.engines.base import RecognizedWord
+from vad_dictate.engines.tone import silence, synth_word
 
 LEAD_S = 0.1  # playback paths drop the first samples: every track starts with silence
 
@@ -23,7 +24,7 @@ class Track:
     samples: Int16Array
     rate: int
     utterances: list[list[str]]
-    words: list[Word]  # every word with its true start/end (seconds)
+    words: list[RecognizedWord]  # every word with its true start/end (seconds)
 
     @property
     def text(self) -> list[str]:
@@ -49,7 +50,7 @@ def track(
     """Return utterances of tone words separated by pauses (one pause value, or one per gap)."""
     pauses = [pause_s] * len(utterances) if isinstance(pause_s, int | float) else list(pause_s)
     parts: list[Int16Array] = [silence(lead_s, rate)]
-    words: list[Word] = []
+    words: list[RecognizedWord] = []
     position = len(parts[0])
     for u, utterance in enumerate(utterances):
         if u:
@@ -60,7 +61,7 @@ def track(
                 parts.append(silence(gap_s, rate))
                 position += len(parts[-1])
             tone = synth_word(text, word_s, rate)
-            words.append(Word(text, position / rate, (position + len(tone)) / rate))
+            words.append(RecognizedWord(text, position / rate, (position + len(tone)) / rate))
             parts.append(tone)
             position += len(tone)
     parts.append(silence(tail_s, rate))

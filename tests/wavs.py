@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from vad_dictate.tones import synth_utterance
+from vad_dictate.engines.tone import synth_utterance
 
 RATE = 16000
 

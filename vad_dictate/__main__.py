@@ -1,5 +1,5 @@
 """Allow ``python -m vad_dictate``."""
 
-from vad_dictate.cli import main
+from vad_dictate.cli.commands import main
 
 raise SystemExit(main())

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vad_dictate.deepgram.protocol import DEFAULT_URL
 from vad_dictate.errors import ConfigError
-from vad_dictate.protocol import DEFAULT_URL
 
 Value = bool | int | float | str | list[str]
 
@@ -71,7 +71,7 @@ def _each(allowed: tuple[str, ...]) -> Callable[[Value], str | None]:
 
 
 def _keys(v: Value) -> str | None:
-    from vad_dictate.keys import KEY_NAMES
+    from vad_dictate.ui.keys import KEY_NAMES
 
     assert isinstance(v, list)
     bad = [k for k in v if k.lower() not in KEY_NAMES and not (len(k) == 1 and k.isprintable())]

@@ -1,0 +1,517 @@
+"""WAV reading, resampling and the paced file source, on generated fixtures and a real recording."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import struct
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vad_dictate.audio.block import AudioBlock
+from vad_dictate.audio.files import FileSource, read_wav
+from vad_dictate.audio.resample import StreamResampler, output_length, resample
+from vad_dictate.errors import InputFileError
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+CLIP = DATA / "librivox" / "sense_and_sensibility_01_austen_64kb-0880.wav"
+GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
+PCM, FLOAT, EXTENSIBLE = 1, 3, 0xFFFE
+
+
+# -- fixture writers --------------------------------------------------------------------------
+
+
+def chunk(cid: bytes, body: bytes, size: int | None = None) -> bytes:
+    """A RIFF chunk with its pad byte; ``size`` overrides the written size field."""
+    pad = b"\x00" if len(body) % 2 else b""
+    return cid + struct.pack("<I", len(body) if size is None else size) + body + pad
+
+
+def fmt_body(
+    tag: int, channels: int, rate: int, bits: int, *, sub: int | None = None, valid: int = 0
+) -> bytes:
+    """A fmt chunk body; ``sub`` makes it WAVE_FORMAT_EXTENSIBLE with that sub-format."""
+    width = (bits + 7) // 8
+    align = width * channels
+    body = struct.pack("<HHIIHH", tag, channels, rate, rate * align, align, bits)
+    if sub is None:
+        return body
+    guid = struct.pack("<H", sub) + GUID_TAIL
+    return body + struct.pack("<HHI", 22, valid or bits, 0) + guid
+
+
+def wav_file(
+    path: Path, fmt: bytes, data: bytes, *, extra: bytes = b"", size: int | None = None
+) -> Path:
+    """Write RIFF/WAVE with ``extra`` chunks between fmt and data."""
+    body = b"WAVE" + chunk(b"fmt ", fmt) + extra + chunk(b"data", data, size)
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    return path
+
+
+def ramp(n: int, channels: int) -> npt.NDArray[np.int16]:
+    """Distinct values on every channel, covering the int16 range."""
+    x = np.linspace(-32768, 32767, n * channels).round().astype(np.int16)
+    return x.reshape(n, channels)
+
+
+def tone(freq: float, rate: int, seconds: float, amp: float = 0.5) -> npt.NDArray[np.int16]:
+    t = np.arange(round(rate * seconds)) / rate
+    return np.rint(amp * 32767 * np.sin(2 * np.pi * freq * t)).astype(np.int16)
+
+
+# -- read_wav: formats ------------------------------------------------------------------------
+
+
+def test_pcm16_stereo_44100(tmp_path: Path) -> None:
+    x = ramp(1000, 2)
+    w = read_wav(wav_file(tmp_path / "a.wav", fmt_body(PCM, 2, 44100, 16), x.tobytes()))
+    assert (w.sample_rate, w.channels, w.samples.dtype) == (44100, 2, np.dtype(np.int16))
+    assert np.array_equal(w.samples, x)
+
+
+def test_pcm8_unsigned_8000(tmp_path: Path) -> None:
+    raw = np.array([0, 1, 127, 128, 129, 255], dtype=np.uint8)
+    w = read_wav(wav_file(tmp_path / "a.wav", fmt_body(PCM, 1, 8000, 8), raw.tobytes()))
+    assert w.sample_rate == 8000
+    assert w.samples[:, 0].tolist() == [-32768, -32512, -256, 0, 256, 32512]
+
+
+def pack24(values: list[int]) -> bytes:
+    return b"".join(struct.pack("<i", v)[:3] for v in values)
+
+
+def test_pcm24_mono_48000_keeps_top_16_bits(tmp_path: Path) -> None:
+    values = [0, 0x7FFFFF, -0x800000, 0x123456, -0x123456, 255, -1]
+    w = read_wav(wav_file(tmp_path / "a.wav", fmt_body(PCM, 1, 48000, 24), pack24(values)))
+    assert w.sample_rate == 48000
+    assert w.samples[:, 0].tolist() == [v >> 8 for v in values]
+
+
+def test_pcm32(tmp_path: Path) -> None:
+    values = np.array([0, 2**31 - 1, -(2**31), 0x12345678, -0x12345678], dtype="<i4")
+    w = read_wav(wav_file(tmp_path / "a.wav", fmt_body(PCM, 1, 16000, 32), values.tobytes()))
+    assert w.samples[:, 0].tolist() == [int(v) >> 16 for v in values]
+
+
+@pytest.mark.parametrize(("bits", "dtype"), [(32, "<f4"), (64, "<f8")])
+def test_float_is_scaled_rounded_and_clipped(tmp_path: Path, bits: int, dtype: str) -> None:
+    values = np.array([0.0, 0.5, -0.5, 1.0, -1.0, 1.5, -3.0, 1e-6], dtype=dtype)
+    w = read_wav(wav_file(tmp_path / "a.wav", fmt_body(FLOAT, 1, 22050, bits), values.tobytes()))
+    assert w.samples[:, 0].tolist() == [0, 16384, -16384, 32767, -32768, 32767, -32768, 0]
+
+
+def test_extensible_pcm16_stereo(tmp_path: Path) -> None:
+    x = ramp(300, 2)
+    fmt = fmt_body(EXTENSIBLE, 2, 48000, 16, sub=PCM)
+    w = read_wav(wav_file(tmp_path / "a.wav", fmt, x.tobytes()))
+    assert (w.sample_rate, w.channels) == (48000, 2)
+    assert np.array_equal(w.samples, x)
+
+
+def test_extensible_24_valid_bits_in_32_bit_container(tmp_path: Path) -> None:
+    values = np.array([0x7FFFFF00, -0x80000000, 0x12345600], dtype="<i4")
+    fmt = fmt_body(EXTENSIBLE, 1, 96000, 32, sub=PCM, valid=24)
+    w = read_wav(wav_file(tmp_path / "a.wav", fmt, values.tobytes()))
+    assert w.samples[:, 0].tolist() == [0x7FFF, -0x8000, 0x1234]
+
+
+def test_extensible_float32_six_channels(tmp_path: Path) -> None:
+    x = np.tile(np.array([0.25, -0.25, 0.0, 1.0, -1.0, 0.5], dtype="<f4"), (10, 1))
+    fmt = fmt_body(EXTENSIBLE, 6, 44100, 32, sub=FLOAT)
+    w = read_wav(wav_file(tmp_path / "a.wav", fmt, x.tobytes()))
+    assert w.channels == 6 and w.samples.shape == (10, 6)
+    assert w.samples[3].tolist() == [8192, -8192, 0, 32767, -32768, 16384]
+
+
+def test_odd_chunks_list_fact_and_padding(tmp_path: Path) -> None:
+    x = ramp(101, 1)
+    extra = chunk(b"LIST", b"INFOISFT\x05\x00\x00\x00Lavf\x00") + chunk(
+        b"fact", b"\x65\x00\x00\x00"
+    )
+    extra += chunk(b"odd ", b"abc")  # odd size: followed by a pad byte
+    w = read_wav(
+        wav_file(tmp_path / "a.wav", fmt_body(PCM, 1, 16000, 16), x.tobytes(), extra=extra)
+    )
+    assert np.array_equal(w.samples, x)
+
+
+def test_chunk_after_odd_sized_data_is_ignored(tmp_path: Path) -> None:
+    data = ramp(5, 1).tobytes() + b"\x7f"  # a stray byte: half a frame, dropped
+    fmt = fmt_body(PCM, 1, 16000, 16)
+    body = b"WAVE" + chunk(b"fmt ", fmt) + chunk(b"data", data) + chunk(b"LIST", b"INFO")
+    path = tmp_path / "a.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    assert np.array_equal(read_wav(path).samples, ramp(5, 1))
+
+
+@pytest.mark.parametrize("size", [0, 0xFFFFFFFF, 10**6])
+def test_streaming_or_cut_data_sizes_read_to_end_of_file(tmp_path: Path, size: int) -> None:
+    x = ramp(77, 2)
+    fmt = fmt_body(PCM, 2, 16000, 16)
+    w = read_wav(wav_file(tmp_path / "a.wav", fmt, x.tobytes(), size=size))
+    assert np.array_equal(w.samples, x)
+
+
+def test_rf64_with_unknown_size(tmp_path: Path) -> None:
+    x = ramp(50, 1)
+    body = b"WAVE" + chunk(b"ds64", bytes(28)) + chunk(b"fmt ", fmt_body(PCM, 1, 16000, 16))
+    body += chunk(b"data", x.tobytes(), 0xFFFFFFFF)
+    path = tmp_path / "a.wav"
+    path.write_bytes(b"RF64" + struct.pack("<I", 0xFFFFFFFF) + body)
+    assert np.array_equal(read_wav(path).samples, x)
+
+
+def test_empty_audio_is_allowed(tmp_path: Path) -> None:
+    w = read_wav(wav_file(tmp_path / "a.wav", fmt_body(PCM, 2, 16000, 16), b""))
+    assert w.samples.shape == (0, 2) and w.samples.dtype == np.int16
+
+
+def test_real_recording_matches_stdlib_wave() -> None:
+    with wave.open(str(CLIP)) as f:
+        expected = np.frombuffer(f.readframes(f.getnframes()), dtype="<i2")
+        rate = f.getframerate()
+    w = read_wav(CLIP)
+    assert (w.sample_rate, w.channels) == (rate, 1) == (16000, 1)
+    assert np.array_equal(w.samples[:, 0], expected)
+
+
+# -- read_wav: errors -------------------------------------------------------------------------
+
+
+def message(path: Path) -> str:
+    with pytest.raises(InputFileError) as info:
+        read_wav(path)
+    text = str(info.value)
+    assert text.startswith(f"Cannot read '{path}': ")
+    assert text.count("; ") == 1 and "\n" not in text  # one sentence: problem; fix
+    assert info.value.exit_code == 2
+    return text
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    p = tmp_path / "nope.wav"
+    assert message(p) == f"Cannot read '{p}': the file does not exist; check the path and spelling"
+
+
+def test_directory(tmp_path: Path) -> None:
+    assert "it is a directory; give the path of a WAV file" in message(tmp_path)
+
+
+@contextlib.contextmanager
+def unreadable(path: Path) -> Iterator[None]:
+    """Make ``path`` unreadable for this process; root ignores modes, so drop to nobody."""
+    path.chmod(0)
+    as_root = os.geteuid() == 0
+    if as_root:
+        os.seteuid(65534)
+    try:
+        yield
+    finally:
+        if as_root:
+            os.seteuid(0)
+        path.chmod(0o644)
+
+
+def test_permission_denied(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    p = wav_file(tmp_path / "locked.wav", fmt_body(PCM, 1, 16000, 16), b"\x00\x00")
+    with unreadable(p):
+        text = message(p)
+    assert f"permission denied; make it readable (chmod a+r {p})" in text
+
+
+def test_not_riff(tmp_path: Path) -> None:
+    p = tmp_path / "x.mp3"
+    p.write_bytes(b"ID3\x04\x00" + bytes(100))
+    assert message(p) == (
+        f"Cannot read '{p}': it is not a WAV file (no RIFF header); "
+        f"convert it with: ffmpeg -i {p} -ar 16000 -ac 1 {tmp_path / 'x.wav'}"
+    )
+
+
+def test_riff_but_not_wave(tmp_path: Path) -> None:
+    p = tmp_path / "movie.avi"
+    p.write_bytes(b"RIFF" + struct.pack("<I", 100) + b"AVI " + bytes(100))
+    assert "it is a RIFF file of type 'AVI ', not WAVE audio; convert it with: ffmpeg" in message(p)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    p = tmp_path / "e.wav"
+    p.write_bytes(b"")
+    assert "the file is empty;" in message(p)
+
+
+@pytest.mark.parametrize("keep", [6, 20, 30])
+def test_truncated_header(tmp_path: Path, keep: int) -> None:
+    full = wav_file(tmp_path / "full.wav", fmt_body(PCM, 1, 16000, 16), bytes(100)).read_bytes()
+    p = tmp_path / "cut.wav"
+    p.write_bytes(full[:keep])
+    text = message(p)
+    assert "truncated" in text and f"re-export it: ffmpeg -i {p} -ar 16000 -ac 1 " in text
+
+
+def test_no_data_chunk(tmp_path: Path) -> None:
+    p = tmp_path / "a.wav"
+    body = b"WAVE" + chunk(b"fmt ", fmt_body(PCM, 1, 16000, 16)) + chunk(b"LIST", b"INFO")
+    p.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    assert "it has no data chunk" in message(p)
+
+
+@pytest.mark.parametrize(
+    ("tag", "name"),
+    [
+        (6, "A-law"),
+        (7, "µ-law"),
+        (2, "Microsoft ADPCM"),
+        (0x11, "IMA ADPCM"),
+        (0x1234, "an unsupported encoding"),
+    ],
+)
+def test_unsupported_encodings_name_the_tag(tmp_path: Path, tag: int, name: str) -> None:
+    p = wav_file(tmp_path / "a.wav", fmt_body(tag, 1, 8000, 8), bytes(10))
+    assert message(p) == (
+        f"Cannot read '{p}': its audio is {name} (WAVE format tag 0x{tag:04X}), which is not "
+        f"supported; convert it to PCM with: ffmpeg -i {p} -ar 16000 -ac 1 {tmp_path / 'a.16k.wav'}"
+    )
+
+
+def test_extensible_alaw_names_the_tag(tmp_path: Path) -> None:
+    p = wav_file(tmp_path / "a.wav", fmt_body(EXTENSIBLE, 1, 8000, 8, sub=6), bytes(10))
+    assert "its audio is A-law (WAVE format tag 0x0006)" in message(p)
+
+
+def test_extensible_unknown_guid(tmp_path: Path) -> None:
+    fmt = fmt_body(EXTENSIBLE, 1, 8000, 16, sub=PCM)[:-14] + bytes(14)
+    p = wav_file(tmp_path / "a.wav", fmt, bytes(10))
+    assert "WAVE_FORMAT_EXTENSIBLE header has an unknown sub-format" in message(p)
+
+
+@pytest.mark.parametrize(
+    ("channels", "rate", "what"), [(0, 16000, "0 channels"), (1, 0, "a sample rate of 0")]
+)
+def test_zero_channels_or_rate(tmp_path: Path, channels: int, rate: int, what: str) -> None:
+    fmt = struct.pack("<HHIIHH", PCM, channels, rate, 0, 2, 16)
+    p = wav_file(tmp_path / "a.wav", fmt, bytes(10))
+    assert f"its header says {what};" in message(p)
+
+
+def test_unsupported_sample_width(tmp_path: Path) -> None:
+    p = wav_file(tmp_path / "a.wav", fmt_body(PCM, 1, 16000, 40), bytes(10))
+    assert "its samples are 40-bit integer in 5-byte slots, which is not supported" in message(p)
+
+
+# -- resampling -------------------------------------------------------------------------------
+
+
+def spectrum(
+    y: npt.NDArray[np.int16], rate: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    seg = y[1000:-1000].astype(np.float64)  # skip the filter's edges
+    mag = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
+    return np.fft.rfftfreq(len(seg), 1 / rate).astype(np.float64), mag.astype(np.float64)
+
+
+def rms_db(y: npt.NDArray[np.int16]) -> float:
+    seg = y[1000:-1000].astype(np.float64)
+    return float(20 * np.log10(np.sqrt(np.mean(seg**2)) / 32767))
+
+
+def test_1khz_sine_44100_to_16000_keeps_frequency_and_level() -> None:
+    x = tone(1000, 44100, 1.0)
+    y = resample(x, 44100, 16000)
+    freqs, mag = spectrum(y, 16000)
+    assert abs(freqs[np.argmax(mag)] - 1000) <= 2
+    assert abs(rms_db(y) - rms_db(x)) < 1.0
+
+
+def test_10khz_tone_48000_to_16000_does_not_alias() -> None:
+    x = tone(10000, 48000, 1.0, amp=0.9)
+    y = resample(x, 48000, 16000)
+    alias_db = 10 * np.log10(
+        (np.mean(y.astype(np.float64) ** 2) + 1e-12) / np.mean(x.astype(np.float64) ** 2)
+    )
+    assert alias_db < -40
+
+
+def test_upsampling_8000_to_16000_keeps_a_tone() -> None:
+    x = tone(440, 8000, 0.5)
+    y = resample(x, 8000, 16000)
+    freqs, mag = spectrum(y, 16000)
+    assert abs(freqs[np.argmax(mag)] - 440) <= 2
+    assert abs(rms_db(y) - rms_db(x)) < 1.0
+
+
+def test_equal_rates_pass_through_exactly() -> None:
+    x = ramp(1234, 2)
+    y = resample(x, 16000, 16000)
+    assert np.array_equal(y, x) and y is not x
+
+
+@pytest.mark.parametrize(
+    ("n", "src", "dst", "expected"),
+    [
+        (0, 44100, 16000, 0),
+        (1, 48000, 16000, 0),
+        (2, 48000, 16000, 1),
+        (3, 8000, 16000, 6),
+        (44100, 44100, 16000, 16000),
+        (441, 44100, 16000, 160),
+        (100, 22050, 16000, 73),
+    ],
+)
+def test_output_length_rounds_half_up(n: int, src: int, dst: int, expected: int) -> None:
+    assert output_length(n, src, dst) == expected
+    assert len(resample(np.zeros(n, dtype=np.int16), src, dst)) == expected
+
+
+def test_dc_level_is_kept() -> None:
+    y = resample(np.full(4410, 1000, dtype=np.int16), 44100, 16000)
+    assert set(y[100:-100].tolist()) == {1000}
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="src_rate must be a positive integer"):
+        resample(np.zeros(4, dtype=np.int16), 0, 16000)
+    with pytest.raises(TypeError, match="samples must be int16"):
+        resample(np.zeros(4, dtype=np.float32), 8000, 16000)
+    with pytest.raises(ValueError, match="expected 2 channel"):
+        StreamResampler(8000, 16000, channels=2).process(np.zeros((4, 3), dtype=np.int16))
+
+
+def stream(x: npt.NDArray[np.int16], src: int, dst: int, sizes: list[int]) -> npt.NDArray[np.int16]:
+    r = StreamResampler(src, dst, 1 if x.ndim == 1 else x.shape[1])
+    out, pos, k = [], 0, 0
+    while pos < len(x):
+        size = sizes[k % len(sizes)]
+        out.append(r.process(x[pos : pos + size]))
+        pos, k = pos + size, k + 1
+    out.append(r.flush())
+    return np.concatenate(out)
+
+
+RATE_PAIRS = [
+    (44100, 16000),
+    (48000, 16000),
+    (8000, 16000),
+    (11025, 16000),
+    (16000, 16000),
+    (96000, 16000),
+    (16000, 22050),
+]
+
+
+@pytest.mark.parametrize(("src", "dst"), RATE_PAIRS)
+@pytest.mark.parametrize("size", [1, 37, 160, 4410])
+def test_streaming_equals_batch(src: int, dst: int, size: int) -> None:
+    x = np.random.default_rng(size).integers(-32768, 32768, size=(9001, 2), dtype=np.int16)
+    assert np.array_equal(stream(x, src, dst, [size]), resample(x, src, dst))
+    assert np.array_equal(stream(x[:, 0], src, dst, [size]), resample(x[:, 0], src, dst))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(0, 3000),
+    sizes=st.lists(st.integers(1, 700), min_size=1, max_size=6),
+    pair=st.sampled_from([*RATE_PAIRS, (7, 3), (3, 7)]),
+)
+def test_streaming_equals_batch_for_any_chunking(
+    n: int, sizes: list[int], pair: tuple[int, int]
+) -> None:
+    x = np.random.default_rng(n).integers(-32768, 32768, size=n, dtype=np.int16)
+    assert np.array_equal(stream(x, *pair, sizes), resample(x, *pair))
+
+
+def test_flush_without_input_keeps_the_shape() -> None:
+    assert StreamResampler(48000, 16000).flush().shape == (0,)
+    assert StreamResampler(48000, 16000, channels=2).flush().shape == (0, 2)
+
+
+# -- FileSource -------------------------------------------------------------------------------
+
+
+def collect(source: FileSource) -> list[AudioBlock]:
+    async def run() -> list[AudioBlock]:
+        return [b async for b in source.blocks()]
+
+    return asyncio.run(run())
+
+
+def test_file_source_blocks_cover_the_recording_in_order() -> None:
+    src = FileSource(CLIP, speed=0)
+    blocks = collect(src)
+    audio = read_wav(CLIP).samples
+    assert (src.sample_rate, src.channels, src.duration_s) == (16000, 1, len(audio) / 16000)
+    assert [b.start for b in blocks] == list(range(0, len(audio), 320))
+    assert [len(b.samples) for b in blocks] == [320] * (len(audio) // 320) + [len(audio) % 320]
+    assert np.array_equal(np.concatenate([b.samples for b in blocks]), audio)
+    times = [b.captured_at for b in blocks]
+    assert times == sorted(times)
+
+
+def test_file_source_resamples_and_keeps_channels(tmp_path: Path) -> None:
+    x = np.stack([tone(300, 44100, 0.5), tone(500, 44100, 0.5)], axis=1)
+    p = wav_file(tmp_path / "s.wav", fmt_body(PCM, 2, 44100, 16), x.tobytes())
+    src = FileSource(p, speed=0, block_ms=10)
+    blocks = collect(src)
+    expected = resample(x, 44100, 16000)
+    assert src.channels == 2 and src.duration_s == len(expected) / 16000 == 0.5
+    assert all(b.samples.shape == (160, 2) for b in blocks)
+    assert np.array_equal(np.concatenate([b.samples for b in blocks]), expected)
+
+
+def test_speed_zero_lets_other_tasks_run_between_blocks() -> None:
+    order: list[str] = []
+
+    async def run() -> None:
+        async def other() -> None:
+            while True:
+                order.append("other")
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(other())
+        async for _ in FileSource(CLIP, speed=0).blocks():
+            order.append("block")
+        task.cancel()
+
+    asyncio.run(run())
+    blocks = [i for i, what in enumerate(order) if what == "block"]
+    assert all(order[i + 1] == "other" for i in blocks[:-1])
+
+
+def test_speed_ten_is_paced() -> None:
+    src = FileSource(CLIP, speed=10)
+
+    async def run() -> tuple[float, list[AudioBlock]]:
+        t0 = time.monotonic()
+        blocks = [b async for b in src.blocks()]
+        return t0, blocks
+
+    t0, blocks = asyncio.run(run())
+    for b in blocks[::25] + blocks[-1:]:
+        due = (b.start + len(b.samples)) / 16000 / 10
+        assert b.captured_at - t0 >= due * 0.9  # lower bound only: machines may be slow
+    assert blocks[-1].captured_at - t0 >= src.duration_s / 10 * 0.9
+
+
+def test_file_source_errors(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="speed must be 0"):
+        FileSource(CLIP, speed=-1)
+    with pytest.raises(InputFileError, match="the file does not exist"):
+        FileSource(tmp_path / "missing.wav")
+
+
+def test_empty_file_yields_no_blocks(tmp_path: Path) -> None:
+    p = wav_file(tmp_path / "e.wav", fmt_body(PCM, 1, 8000, 16), b"")
+    src = FileSource(p, speed=1)
+    assert src.duration_s == 0 and collect(src) == []

@@ -1,0 +1,110 @@
+"""The package layout is the architecture: pure cores import no I/O, and the client never
+reaches into the server side of the wire. Imports are read with ``ast`` (function-level
+imports included), so a lazy import cannot slip past."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "vad_dictate"
+
+# Modules that decide things: no sockets, event loops, threads, devices or clock reads.
+PURE = (
+    "deepgram/protocol.py",
+    "deepgram/retry.py",
+    "vad/endpointer.py",
+    "vad/noise.py",
+    "client/pipeline.py",
+    "client/outbox.py",
+    "client/assembler.py",
+    "server/session.py",
+    "server/channel.py",
+    "audio/block.py",
+    "audio/resample.py",
+    "engines/base.py",
+)
+IO_MODULES = frozenset(
+    {
+        "asyncio",
+        "socket",
+        "selectors",
+        "signal",
+        "subprocess",
+        "threading",
+        "time",
+        "sounddevice",
+        "websockets",
+        "concurrent",
+        "multiprocessing",
+    }
+)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, anywhere in the file, as dotted names."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+@pytest.mark.parametrize("relpath", PURE)
+def test_pure_modules_import_no_io(relpath: str) -> None:
+    imported = _imports(PACKAGE / relpath)
+    bad = sorted(n for n in imported if n.split(".")[0] in IO_MODULES)
+    assert bad == [], f"{relpath} is a pure core but imports {bad}"
+
+
+@pytest.mark.parametrize("relpath", PURE)
+def test_pure_modules_import_only_pure_project_modules(relpath: str) -> None:
+    allowed = {"vad_dictate." + p[: -len(".py")].replace("/", ".") for p in PURE}
+    allowed |= {"vad_dictate.errors", "vad_dictate", "vad_dictate.vad.silero"}
+    imported = {n for n in _imports(PACKAGE / relpath) if n.startswith("vad_dictate")}
+    # ``from vad_dictate.x import Name`` also lists ``vad_dictate.x.Name``: judge the module.
+    modules = {n for n in imported if (PACKAGE.parent / (n.replace(".", "/") + ".py")).exists()}
+    modules |= {n for n in imported if (PACKAGE.parent / n.replace(".", "/")).is_dir()}
+    bad = sorted(m for m in modules if m not in allowed and not m.endswith("__init__"))
+    bad = [m for m in bad if not (PACKAGE.parent / m.replace(".", "/")).is_dir()]
+    assert bad == [], f"{relpath} is a pure core but imports shell modules {bad}"
+
+
+def test_every_pure_module_exists() -> None:
+    missing = [p for p in PURE if not (PACKAGE / p).is_file()]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [
+        ("client", ("vad_dictate.server", "vad_dictate.engines", "vad_dictate.cli")),
+        ("deepgram", ("vad_dictate.client", "vad_dictate.server", "vad_dictate.ui")),
+        ("vad", ("vad_dictate.client", "vad_dictate.server", "vad_dictate.ui")),
+        ("server", ("vad_dictate.client", "vad_dictate.ui", "vad_dictate.cli")),
+        ("engines", ("vad_dictate.client", "vad_dictate.ui", "vad_dictate.cli")),
+        ("audio", ("vad_dictate.client", "vad_dictate.server", "vad_dictate.ui")),
+    ],
+)
+def test_package_boundaries(package: str, forbidden: tuple[str, ...]) -> None:
+    files = sorted((PACKAGE / package).rglob("*.py"))
+    assert files, f"vad_dictate/{package} is empty"
+    crossings = [
+        f"{f.relative_to(PACKAGE)} imports {name}"
+        for f in files
+        for name in sorted(_imports(f))
+        if any(name == f or name.startswith(f + ".") for f in forbidden)
+    ]
+    assert crossings == []
+
+
+def test_flat_layout_is_gone() -> None:
+    """Only the entry points and cross-cutting modules stay at the top of the package."""
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert set(top) <= {"__init__.py", "__main__.py", "config.py", "errors.py", "wer.py"}, top

@@ -1,0 +1,113 @@
+"""Endpointing quality on real speech in noise (issue 6), with the benchmark's own corpus.
+
+Corpus (``benchmarks.endpointing.corpus``): the five LibriVox clips of tests/data/librivox in
+two shuffled rounds (10 sentences, about 60 s), each followed by 0.7-1.5 s of digital silence
+(seeded), then mixed with white, pink or brown Gaussian noise (power ~ 1/f**0, 1/f, 1/f**2;
+fixed seeds) at 20 and 10 dB SNR, SNR being speech RMS over the .lab spans / noise RMS.
+
+Definitions:
+- A detected utterance (SpeechEnd) *matches* a true sentence when its span [onset,
+  last_speech] overlaps the sentence's .lab span and its end (where Finalize is sent) lies
+  within 300 ms of the sentence's .lab end + silence_ms (rounded up to whole frames); each
+  sentence matches at most one utterance. Precision = matches / utterances, recall =
+  matches / sentences, F1 = 2PR / (P + R). Merges, splits, misses and false utterances all
+  lower it. (300 ms, not 100: at 10 dB SNR the faint tails of some final words, e.g. clip
+  0920's "was", lie within snr_db of the noise floor and count as silence, so the end comes
+  up to 290 ms early; no word is lost, as audio streams on for silence_ms. Issue 2's 100 ms
+  bound is asserted on clean speech.)
+- A word is *cut* when its aligned span (.json) is not wholly inside one utterance's streamed
+  span [start, end]: cut mid-word, or lost.
+- False utterances per minute: utterances found in 60 s of each noise alone, at the level
+  used for 10 dB SNR.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the benchmarks package
+
+from benchmarks.endpointing import (
+    NOISES,
+    Corpus,
+    corpus,
+    false_per_minute,
+    mix,
+    run,
+    score,
+    speech_rms,
+)
+from vad_dictate.vad.endpointer import EndpointerSettings
+
+DEFAULT = EndpointerSettings()
+CLEAN = corpus(rounds=2)
+NOISE_10DB = speech_rms(CLEAN) / 10 ** (10 / 20)
+
+
+def test_corpus_truth() -> None:
+    assert len(CLEAN.sentences) == 10
+    assert len(CLEAN.words) == 2 * 71  # five clips of 22, 8, 14, 19 and 8 aligned words
+    gaps = [b[0] - a[1] for a, b in zip(CLEAN.sentences, CLEAN.sentences[1:], strict=False)]
+    assert min(gaps) > 16000  # .lab tail + 0.7 s + next .lab head: more than silence_ms
+
+
+def test_clean_speech_every_boundary_within_100_ms() -> None:
+    s = score(run(CLEAN.audio, DEFAULT), CLEAN, DEFAULT, tolerance_ms=100)
+    assert (s.matched, s.detected, s.cut_words) == (10, 10, 0)
+    assert all(abs(e) <= 100 for e in s.onset_errors_ms)
+    assert all(abs(e) <= 100 for e in s.end_errors_ms)
+
+
+@pytest.mark.parametrize("snr", [20, 10])
+@pytest.mark.parametrize("kind", NOISES)
+def test_noisy_speech_f1_and_no_cut_words(kind: str, snr: int) -> None:
+    c = mix(CLEAN, kind, snr)
+    s = score(run(c.audio, DEFAULT), c, DEFAULT)
+    assert s.f1 >= 0.9, (s.matched, s.detected)
+    assert s.cut_words == 0
+    # Onsets are never late by more than 100 ms, ends never late by more than 100 ms.
+    assert max(s.onset_errors_ms) <= 100
+    assert max(s.end_errors_ms) <= 100
+
+
+@pytest.mark.parametrize("kind", NOISES)
+def test_noise_alone_gives_at_most_one_utterance_a_minute(kind: str) -> None:
+    assert false_per_minute(kind, NOISE_10DB, DEFAULT) <= 1
+
+
+def test_plain_webrtcvad_is_what_fails() -> None:
+    # The same run with the loudness rules off: webrtcvad's hangover and breath tails make
+    # every clean end late, and pink noise at 10 dB merges or stretches sentences.
+    plain = replace(DEFAULT, snr_db=0, drop_db=0)
+    clean = score(run(CLEAN.audio, plain), CLEAN, plain, tolerance_ms=100)
+    assert clean.f1 < 0.5
+    pink: Corpus = mix(CLEAN, "pink", 10)
+    assert score(run(pink.audio, plain), pink, plain).f1 < 0.9
+    assert false_per_minute("pink", NOISE_10DB, plain) > 1
+
+
+# -- the optional Silero engine (runs only where onnxruntime and silero-vad are installed) ---
+
+
+def test_silero_rejects_rates_it_has_no_model_for() -> None:
+    from vad_dictate.errors import ConfigError
+    from vad_dictate.vad.silero import SileroVad
+
+    with pytest.raises(ConfigError, match="needs 8000 or 16000 Hz audio, got 48000 Hz"):
+        SileroVad(48000)
+
+
+@pytest.mark.parametrize("kind", NOISES)
+def test_silero_engine_in_noise(kind: str) -> None:
+    pytest.importorskip("onnxruntime")
+    silero = replace(DEFAULT, engine="silero")
+    c = mix(CLEAN, kind, 10)
+    s = score(run(c.audio, silero), c, silero)
+    assert s.f1 >= 0.9, (s.matched, s.detected)
+    assert s.cut_words == 0
+    assert max(s.onset_errors_ms) <= 150  # Silero needs two or three 32 ms windows to rise
+    assert false_per_minute(kind, NOISE_10DB, silero) <= 1

@@ -1,0 +1,51 @@
+"""Recognition engines behind the local server: the interface they share.
+
+An engine is loaded once per server; each channel of each connection gets its
+own :class:`Recognizer`. Recognizers are pure computation (no I/O, no clock):
+the server feeds them audio at the engine's sample rate and asks for words.
+RecognizedWord times are seconds on the recognizer's own clock, which counts the audio
+it has accepted since it was created (the channel's stream clock).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from vad_dictate.audio.block import Int16Array
+
+
+@dataclass(frozen=True, slots=True)
+class RecognizedWord:
+    """One recognised word with its span on the recognizer's clock (seconds)."""
+
+    text: str
+    start: float
+    end: float
+    confidence: float = 1.0
+
+
+class Recognizer(Protocol):
+    """Streaming recognizer for one channel."""
+
+    def accept(self, samples: Int16Array) -> None:
+        """Append mono int16 samples at the engine's sample rate."""
+
+    def partial(self) -> list[RecognizedWord]:
+        """Return the current hypothesis for audio not yet finalized (may be revised)."""
+
+    def finalize(self) -> list[RecognizedWord]:
+        """Flush: return the final words of all audio accepted since the last finalize."""
+
+    def close(self) -> None:
+        """Release resources (e.g. return a decoder to its pool)."""
+
+
+class Engine(Protocol):
+    """A loaded model that makes recognizers."""
+
+    name: str
+    sample_rate: int
+
+    def new_recognizer(self) -> Recognizer:
+        """Return a fresh recognizer whose clock starts at 0."""

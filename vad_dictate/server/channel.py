@@ -1,0 +1,217 @@
+"""One channel of a local-server stream: resampling, server VAD, recognizer, spans (pure).
+
+The stream clock is the channel's received audio. Finals cover the audio since
+the previous final; interims restate the current span about once a second of
+audio; endpointing (webrtcvad, 10 ms frames) cuts a final exactly where it fires.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import webrtcvad
+
+from vad_dictate.audio.block import Int16Array
+from vad_dictate.audio.resample import StreamResampler
+from vad_dictate.engines.base import RecognizedWord, Recognizer
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A span of one channel's stream clock and its words (a Results message)."""
+
+    words: list[RecognizedWord]
+    start: float
+    end: float
+    is_final: bool
+    speech_final: bool = False
+    from_finalize: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceOnset:
+    """The server VAD heard speech begin at ``at`` seconds."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class UttEnd:
+    """No word for ``utterance_end_ms`` after the word that ended at ``last_word_end``."""
+
+    last_word_end: float
+
+
+StreamEvent = Segment | VoiceOnset | UttEnd
+
+
+class SpeechGate:
+    """webrtcvad over 10 ms frames: where speech starts and where endpointing fires."""
+
+    def __init__(self, rate: int, end_frames: int, aggressiveness: int = 2) -> None:
+        if rate not in (8000, 16000, 32000, 48000):
+            raise ValueError(f"webrtcvad cannot run at {rate} Hz")
+        self._vad = webrtcvad.Vad(aggressiveness)
+        self._rate = rate
+        self._frame = rate // 100
+        self._end_frames = end_frames
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._pos = 0  # samples framed so far
+        self._speaking = False
+        self._silent = 0
+
+    def push(self, samples: Int16Array) -> list[tuple[int, bool]]:
+        """Take samples; return (sample position, started) for each speech start and end."""
+        buf = np.concatenate([self._pending, samples])
+        whole = len(buf) - len(buf) % self._frame
+        events: list[tuple[int, bool]] = []
+        for offset in range(0, whole, self._frame):
+            frame = buf[offset : offset + self._frame]
+            speech = self._vad.is_speech(frame.astype("<i2").tobytes(), self._rate)
+            start, self._pos = self._pos, self._pos + self._frame
+            if speech:
+                self._silent = 0
+                if not self._speaking:
+                    self._speaking = True
+                    events.append((start, True))
+            elif self._speaking:
+                self._silent += 1
+                if self._silent >= self._end_frames:
+                    self._speaking = False
+                    events.append((self._pos, False))
+        self._pending = buf[whole:]
+        return events
+
+
+class ChannelStream:
+    """One reported channel: resampling, server VAD, recognizer, interim and final spans."""
+
+    def __init__(
+        self,
+        recognizer: Recognizer,
+        src_rate: int,
+        engine_rate: int,
+        *,
+        endpointing_ms: int | None,
+        interim: bool,
+        utterance_end_ms: int | None,
+    ) -> None:
+        self._rec = recognizer
+        self._resampler = StreamResampler(src_rate, engine_rate)
+        self._src_rate, self._rate = src_rate, engine_rate
+        # Without endpointing the VAD still needs a pause to re-arm SpeechStarted.
+        end_ms = 300 if endpointing_ms is None else endpointing_ms
+        self._gate = SpeechGate(engine_rate, max(1, math.ceil(end_ms / 10)))
+        self._endpointing = endpointing_ms is not None
+        self._interim = interim
+        self._utterance_end = None if utterance_end_ms is None else utterance_end_ms / 1000
+        self._received = 0  # samples received, at the client's rate: the stream clock
+        self._fed = 0  # samples given to the recognizer, at the engine's rate
+        self._held = np.zeros(0, dtype=np.int16)  # waiting to make up a whole feed piece
+        self._piece = engine_rate // 10
+        self._final_start = 0.0
+        self._next_interim = 1.0
+        self._last_word_end: float | None = None
+        self._reported_end: float | None = None
+
+    @property
+    def now(self) -> float:
+        """The channel's stream clock: seconds of audio received."""
+        return self._received / self._src_rate
+
+    def push(self, samples: Int16Array) -> list[StreamEvent]:
+        """Take the channel's next samples (client rate); return what they caused."""
+        self._received += len(samples)
+        out = self._feed(self._resampler.process(samples))
+        out += self._interim_if_due()
+        out += self._utterance_end_if_due()
+        return out
+
+    def finalize(self, *, from_finalize: bool) -> Segment:
+        """Flush the recognizer: a final covering everything since the previous final."""
+        return self._final(self.now, speech_final=False, from_finalize=from_finalize)
+
+    def end_of_stream(self) -> list[StreamEvent]:
+        """The client is done: drain the resampler and give the last final, if any audio."""
+        out = self._feed(self._resampler.flush())
+        if self.now > self._final_start:
+            out.append(self.finalize(from_finalize=False))
+        return out
+
+    def close(self) -> None:
+        """Release the recognizer."""
+        self._rec.close()
+
+    def _feed(self, x: Int16Array) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        base, cursor = self._fed, 0
+        for pos, started in self._gate.push(x):
+            if started:
+                out.append(VoiceOnset(pos / self._rate))
+            elif self._endpointing:
+                # Cut exactly where endpointing fired: later audio belongs to the next span.
+                cut = pos - base
+                self._accept(x[cursor:cut])
+                cursor = cut
+                out.append(self._final(pos / self._rate, speech_final=True, from_finalize=False))
+        self._accept(x[cursor:])
+        self._fed += len(x)
+        return out
+
+    def _accept(self, x: Int16Array) -> None:
+        """Feed the recognizer in fixed 100 ms pieces, whatever the client's message size.
+
+        Recognizers with running normalisation (pocketsphinx's live CMN) give results
+        that depend on how audio is split into calls; fixed pieces, cut only where a
+        final is, make the words independent of the client's chunking.
+        """
+        held = np.concatenate([self._held, x]) if len(self._held) else x
+        whole = len(held) - len(held) % self._piece
+        for pos in range(0, whole, self._piece):
+            self._rec.accept(held[pos : pos + self._piece])
+        self._held = held[whole:].copy()
+
+    def _flush_held(self) -> None:
+        if len(self._held):
+            self._rec.accept(self._held)
+            self._held = self._held[:0]
+
+    def _final(self, end: float, *, speech_final: bool, from_finalize: bool) -> Segment:
+        self._flush_held()
+        words = self._rec.finalize()
+        end = max(end, self._final_start)
+        seg = Segment(words, self._final_start, end, True, speech_final, from_finalize)
+        self._final_start = end
+        self._next_interim = end + 1.0
+        self._note(words)
+        return seg
+
+    def _interim_if_due(self) -> list[StreamEvent]:
+        if not self._interim or self.now < self._next_interim:
+            return []
+        while self._next_interim <= self.now:
+            self._next_interim += 1.0
+        words = self._rec.partial()
+        self._note(words)
+        return [Segment(words, self._final_start, self.now, False)] if words else []
+
+    def _utterance_end_if_due(self) -> list[StreamEvent]:
+        limit = self._utterance_end
+        if limit is None or self._last_word_end in (None, self._reported_end):
+            return []
+        assert self._last_word_end is not None
+        if self.now - self._last_word_end < limit:
+            return []
+        self._note(self._rec.partial())  # a word may have begun since we last asked
+        if self.now - self._last_word_end < limit:
+            return []
+        self._reported_end = self._last_word_end
+        return [UttEnd(self._last_word_end)]
+
+    def _note(self, words: Sequence[RecognizedWord]) -> None:
+        for w in words:
+            if self._last_word_end is None or w.end > self._last_word_end:
+                self._last_word_end = w.end

@@ -1,0 +1,468 @@
+"""The local server's pure core: one Deepgram ``/v1/listen`` stream, without any I/O.
+
+:func:`parse_params` validates the query string at the handshake (raising
+:class:`ParamError` with the ``dg-error`` text). :class:`ServerSession` takes
+the client's frames as method calls (``receive_bytes``, ``receive_text``,
+``idle_timeout``) and returns what to do: JSON texts to send, :class:`Close`
+(send a close frame and stop) and :class:`Note` (a line for the log). Time is
+the audio itself: every channel's clock counts the samples received on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import numpy as np
+
+from vad_dictate import __version__
+from vad_dictate.engines.base import Engine, RecognizedWord
+from vad_dictate.server.channel import ChannelStream, Segment, StreamEvent, UttEnd, VoiceOnset
+
+NET0001 = (
+    "Deepgram did not receive audio data or a text message within the timeout window. "
+    "See https://dpgr.am/net0001"
+)
+DATA0000 = "DATA-0000"
+UNSUPPORTED_ENCODINGS = frozenset(
+    {"flac", "mulaw", "alaw", "amr-nb", "amr-wb", "opus", "ogg-opus", "speex", "g729", "linear32"}
+)
+BOOLEAN_PARAMS = ("multichannel", "interim_results", "vad_events", "punctuate", "smart_format")
+MAX_CHANNELS = 32
+MAX_WAV_HEADER = 1 << 16
+
+
+class ParamError(ValueError):
+    """A query parameter is invalid: the handshake fails with 400 and this ``dg-error``."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamParams:
+    """The query parameters this server honours (others are accepted and ignored)."""
+
+    encoding: str | None = None  # "linear16", or None: the audio starts with a WAV header
+    sample_rate: int | None = None
+    channels: int = 1
+    multichannel: bool = False
+    interim_results: bool = False
+    endpointing_ms: int | None = 10  # None: endpointing=false
+    utterance_end_ms: int | None = None
+    vad_events: bool = False
+    punctuate: bool = False  # punctuate or smart_format
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Send a close frame with this code and reason, then stop."""
+
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Something for the server log (ignored client input and the like)."""
+
+    text: str
+
+
+ServerOutput = str | Close | Note
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What Results and Metadata say about the model."""
+
+    name: str
+    version: str
+    arch: str
+    uuid: str
+
+    @classmethod
+    def of(cls, engine: Engine) -> ModelInfo:
+        """Describe an engine; the uuid is stable per engine name."""
+        model_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"vad-dictate:{engine.name}"))
+        return cls(f"vad-dictate-{engine.name}", __version__, engine.name, model_uuid)
+
+
+def _invalid(name: str, value: str) -> ParamError:
+    return ParamError(f"Invalid '{name}' value of '{value}'.")
+
+
+def _int(name: str, value: str, low: int, high: int) -> int:
+    if not value.isascii() or not value.isdigit() or not low <= int(value) <= high:
+        raise _invalid(name, value)
+    return int(value)
+
+
+def _bool(name: str, value: str) -> bool:
+    if value.lower() not in ("true", "false"):
+        raise _invalid(name, value)
+    return value.lower() == "true"
+
+
+def parse_params(query: str) -> StreamParams:
+    """Validate a ``/v1/listen`` query string; raise ParamError with the dg-error text."""
+    q = dict(parse_qsl(query, keep_blank_values=True))  # repeated keys: the last one wins
+    flags = {name: _bool(name, q[name]) for name in BOOLEAN_PARAMS if name in q}
+    encoding = q.get("encoding")
+    if encoding is not None:
+        encoding = encoding.lower()
+        if encoding in UNSUPPORTED_ENCODINGS:
+            raise ParamError(
+                f"Encoding '{encoding}' is not supported by this server: "
+                "send linear16 with sample_rate, or WAV without encoding."
+            )
+        if encoding != "linear16":
+            raise _invalid("encoding", q["encoding"])
+    rate = _int("sample_rate", q["sample_rate"], 1000, 384000) if "sample_rate" in q else None
+    if encoding is not None and rate is None:
+        raise ParamError(f"sample_rate is required when encoding is '{encoding}'.")
+    channels = _int("channels", q["channels"], 1, MAX_CHANNELS) if "channels" in q else 1
+    endpointing: int | None = 10
+    if "endpointing" in q:
+        value = q["endpointing"].lower()
+        if value in ("true", "false"):
+            endpointing = 10 if value == "true" else None
+        else:
+            endpointing = _int("endpointing", value, 0, 600000)
+    utterance_end = None
+    if "utterance_end_ms" in q:
+        utterance_end = _int("utterance_end_ms", q["utterance_end_ms"], 1000, 600000)
+        if not flags.get("interim_results", False):
+            raise ParamError("utterance_end_ms requires interim_results=true.")
+    return StreamParams(
+        encoding=encoding,
+        sample_rate=rate,
+        channels=channels,
+        multichannel=flags.get("multichannel", False),
+        interim_results=flags.get("interim_results", False),
+        endpointing_ms=endpointing,
+        utterance_end_ms=utterance_end,
+        vad_events=flags.get("vad_events", False),
+        punctuate=flags.get("punctuate", False) or flags.get("smart_format", False),
+    )
+
+
+class WavError(ValueError):
+    """The stream does not start with a 16-bit PCM WAV header."""
+
+
+@dataclass(frozen=True, slots=True)
+class WavFormat:
+    """What a WAV header says, and where its audio starts."""
+
+    rate: int
+    channels: int
+    data_offset: int
+
+
+def parse_wav_header(buf: bytes) -> WavFormat | None:
+    """Return the format once the header is complete, None if more bytes are needed."""
+    if not b"RIFF".startswith(buf[:4]) or (len(buf) >= 12 and buf[8:12] != b"WAVE"):
+        raise WavError("not a RIFF/WAVE stream")
+    pos, fmt = 12, None
+    while len(buf) >= pos + 8:
+        chunk_id, size = buf[pos : pos + 4], int.from_bytes(buf[pos + 4 : pos + 8], "little")
+        if chunk_id == b"data":
+            if fmt is None:
+                raise WavError("data before fmt")
+            return WavFormat(fmt[0], fmt[1], pos + 8)
+        end = pos + 8 + size + (size & 1)
+        if end > MAX_WAV_HEADER:
+            raise WavError("header too long")
+        if len(buf) < end:
+            return None
+        if chunk_id == b"fmt ":
+            fmt = _parse_fmt(buf[pos + 8 : pos + 8 + size])
+        pos = end
+    return None
+
+
+def _parse_fmt(body: bytes) -> tuple[int, int]:
+    if len(body) < 16:
+        raise WavError("short fmt chunk")
+    tag, channels, rate = (
+        int.from_bytes(body[i : i + n], "little") for i, n in ((0, 2), (2, 2), (4, 4))
+    )
+    bits = int.from_bytes(body[14:16], "little")
+    if tag == 0xFFFE and len(body) >= 26:
+        tag = int.from_bytes(body[24:26], "little")  # WAVE_FORMAT_EXTENSIBLE sub-format
+    if tag != 1 or bits != 16 or not 1 <= channels <= MAX_CHANNELS or not 1000 <= rate <= 384000:
+        raise WavError("only 16-bit PCM WAV is supported")
+    return rate, channels
+
+
+@dataclass(slots=True)
+class _Audio:
+    """Decoding state: the format once known, bytes not yet decoded, totals."""
+
+    rate: int = 0
+    channels: int = 0
+    header: bytearray | None = None  # WAV header bytes while still incomplete
+    leftover: bytes = b""  # a partial frame carried to the next message
+    frames: int = 0
+    sha: Any = field(default_factory=hashlib.sha256)
+
+
+class ServerSession:
+    """One client connection's stream: frames in, messages and instructions out."""
+
+    def __init__(self, params: StreamParams, engine: Engine, request_id: str, created: str) -> None:
+        self.params = params
+        self.engine = engine
+        self.request_id = request_id
+        self.created = created  # connection time, ISO-8601 UTC: Metadata's "created"
+        self.model = ModelInfo.of(engine)
+        self.closed = False
+        self._audio = _Audio()
+        self._channels: list[ChannelStream] = []
+        if params.encoding is None:
+            self._audio.header = bytearray()
+        else:
+            assert params.sample_rate is not None
+            self._start(params.sample_rate, params.channels)
+
+    # -- inputs ------------------------------------------------------------------------------
+
+    def receive_bytes(self, data: bytes) -> list[ServerOutput]:
+        """Take one binary message; an empty one asks to close (like CloseStream)."""
+        if self.closed:
+            return []
+        if not data:
+            return self._close_stream()
+        self._audio.sha.update(data)
+        audio = self._audio
+        if audio.header is not None:
+            audio.header += data
+            try:
+                fmt = parse_wav_header(bytes(audio.header))
+            except WavError as exc:
+                return [Note(f"closing with DATA-0000: {exc}"), *self._finish(1008, DATA0000)]
+            if fmt is None:
+                return []
+            data = bytes(audio.header[fmt.data_offset :])
+            audio.header = None
+            self._start(fmt.rate, fmt.channels)
+        return self._decode(data)
+
+    def receive_text(self, text: str) -> list[ServerOutput]:
+        """Take one text message (KeepAlive, Finalize, CloseStream, Configure)."""
+        if self.closed:
+            return []
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            return [Note(f"ignored a text message that is not JSON: {text[:200]!r}")]
+        kind = msg.get("type") if isinstance(msg, dict) else None
+        if kind == "KeepAlive":
+            return []
+        if kind == "Finalize":
+            return self._finalize(msg.get("channel"))
+        if kind == "CloseStream":
+            return self._close_stream()
+        if kind == "Configure":
+            return self._configure(msg)
+        return [Note(f"ignored an unknown text message: {text[:200]!r}")]
+
+    def idle_timeout(self) -> list[ServerOutput]:
+        """The client sent nothing for too long: Metadata, then close 1011 (NET-0001)."""
+        return [] if self.closed else self._finish(1011, NET0001)
+
+    def shutdown(self) -> list[ServerOutput]:
+        """The server is stopping: Metadata, then close 1001."""
+        return [] if self.closed else self._finish(1001, "The server is shutting down.")
+
+    def close(self) -> None:
+        """Release the recognizers (the connection is gone)."""
+        for channel in self._channels:
+            channel.close()
+        self._channels = []
+        self.closed = True
+
+    # -- audio -------------------------------------------------------------------------------
+
+    def _start(self, rate: int, channels: int) -> None:
+        self._audio.rate, self._audio.channels = rate, channels
+        count = channels if self.params.multichannel else 1
+        self._channels = [
+            ChannelStream(
+                self.engine.new_recognizer(),
+                rate,
+                self.engine.sample_rate,
+                endpointing_ms=self.params.endpointing_ms,
+                interim=self.params.interim_results,
+                utterance_end_ms=self.params.utterance_end_ms,
+            )
+            for _ in range(count)
+        ]
+
+    def _decode(self, data: bytes) -> list[ServerOutput]:
+        audio = self._audio
+        frame_bytes = 2 * audio.channels
+        data = audio.leftover + data
+        whole = len(data) - len(data) % frame_bytes
+        audio.leftover = data[whole:]
+        if not whole:
+            return []
+        frames = np.frombuffer(data[:whole], dtype="<i2").astype(np.int16)
+        frames = frames.reshape(-1, audio.channels)
+        audio.frames += len(frames)
+        if len(self._channels) == 1 and audio.channels > 1:
+            # Without multichannel, Deepgram hears the mix of all channels.
+            frames = frames.astype(np.int32).mean(axis=1).round().astype(np.int16)[:, None]
+        out: list[ServerOutput] = []
+        for i, channel in enumerate(self._channels):
+            out += self._format(i, channel.push(np.ascontiguousarray(frames[:, i])))
+        return out
+
+    def _finalize(self, which: object) -> list[ServerOutput]:
+        if which is None:
+            targets = list(range(len(self._channels)))
+        elif isinstance(which, int) and not isinstance(which, bool):
+            targets = [which] if 0 <= which < len(self._channels) else []
+            if not targets:
+                return [Note(f"ignored Finalize for channel {which}: no such channel")]
+        else:
+            return [Note(f"ignored Finalize with a bad channel: {which!r}")]
+        out: list[ServerOutput] = []
+        for i in targets:
+            out += self._format(i, [self._channels[i].finalize(from_finalize=True)])
+        return out
+
+    def _close_stream(self) -> list[ServerOutput]:
+        out: list[ServerOutput] = []
+        for i, channel in enumerate(self._channels):
+            out += self._format(i, channel.end_of_stream())
+        return out + self._finish(1000, "")
+
+    def _finish(self, code: int, reason: str) -> list[ServerOutput]:
+        out: list[ServerOutput] = [self._metadata(), Close(code, reason)]
+        self.close()
+        return out
+
+    # -- Configure ---------------------------------------------------------------------------
+
+    def _configure(self, msg: dict[str, Any]) -> list[ServerOutput]:
+        if "keyterms" in msg:
+            return [
+                _dumps(
+                    {
+                        "type": "ConfigureFailure",
+                        "request_id": self.request_id,
+                        "code": "CONFIGURE_KEYTERMS_NOT_SUPPORTED",
+                        "description": f"Keyterms are not supported by the {self.engine.name} "
+                        "engine.",
+                    }
+                )
+            ]
+        features = msg.get("features", {})
+        if not isinstance(features, dict):
+            return [Note(f"ignored a Configure whose features are not an object: {msg!r}")]
+        for name in ("punctuate", "smart_format"):
+            if isinstance(features.get(name), bool):
+                self.params = _with_punctuate(self.params, features[name])
+        return [_dumps({"type": "ConfigureSuccess", "request_id": self.request_id, "keyterms": []})]
+
+    # -- messages ----------------------------------------------------------------------------
+
+    def _format(self, index: int, events: Sequence[StreamEvent]) -> list[ServerOutput]:
+        pair = [index, len(self._channels)]
+        out: list[ServerOutput] = []
+        for ev in events:
+            if isinstance(ev, Segment):
+                out.append(_dumps(self._results(pair, ev)))
+            elif isinstance(ev, VoiceOnset):
+                if self.params.vad_events:
+                    out.append(
+                        _dumps({"type": "SpeechStarted", "channel": pair, "timestamp": _t(ev.at)})
+                    )
+            elif isinstance(ev, UttEnd):
+                out.append(
+                    _dumps(
+                        {
+                            "type": "UtteranceEnd",
+                            "channel": pair,
+                            "last_word_end": _t(ev.last_word_end),
+                        }
+                    )
+                )
+        return out
+
+    def _results(self, pair: list[int], seg: Segment) -> dict[str, Any]:
+        words = [_word(w) for w in seg.words]
+        if self.params.punctuate:
+            _punctuate(words, seg.words, final=seg.is_final)
+        key = "punctuated_word" if self.params.punctuate else "word"
+        confidence = min((w.confidence for w in seg.words), default=0.0)
+        alternative = {
+            "transcript": " ".join(str(w[key]) for w in words),
+            "confidence": _t(confidence),
+            "words": words,
+        }
+        return {
+            "type": "Results",
+            "channel_index": pair,
+            "duration": _t(seg.end - seg.start),
+            "start": _t(seg.start),
+            "is_final": seg.is_final,
+            "speech_final": seg.speech_final,
+            "channel": {"alternatives": [alternative]},
+            "metadata": {
+                "request_id": self.request_id,
+                "model_info": self._model_info(),
+                "model_uuid": self.model.uuid,
+            },
+            "from_finalize": seg.from_finalize,
+        }
+
+    def _model_info(self) -> dict[str, str]:
+        return {"name": self.model.name, "version": self.model.version, "arch": self.model.arch}
+
+    def _metadata(self) -> str:
+        audio = self._audio
+        msg: dict[str, Any] = {
+            "type": "Metadata",
+            "transaction_key": "deprecated",
+            "request_id": self.request_id,
+            "sha256": audio.sha.hexdigest(),
+            "created": self.created,
+            "duration": _t(audio.frames / audio.rate if audio.rate else 0.0),
+            "channels": audio.channels,
+        }
+        if audio.frames:
+            msg["models"] = [self.model.uuid]
+            msg["model_info"] = {self.model.uuid: self._model_info()}
+        return _dumps(msg)
+
+
+def _with_punctuate(params: StreamParams, on: bool) -> StreamParams:
+    fields = {name: getattr(params, name) for name in StreamParams.__slots__}
+    fields["punctuate"] = on
+    return StreamParams(**fields)
+
+
+def _word(w: RecognizedWord) -> dict[str, Any]:
+    return {"word": w.text, "start": _t(w.start), "end": _t(w.end), "confidence": _t(w.confidence)}
+
+
+def _punctuate(out: list[dict[str, Any]], words: Sequence[RecognizedWord], *, final: bool) -> None:
+    """Capitalise the segment's first word; a final segment ends with a period."""
+    for i, (d, w) in enumerate(zip(out, words, strict=True)):
+        text = w.text[:1].upper() + w.text[1:] if i == 0 else w.text
+        d["punctuated_word"] = text + "." if final and i == len(words) - 1 else text
+
+
+def _t(x: float) -> float:
+    """Seconds as Deepgram prints them: plain floats, no float noise."""
+    return round(float(x), 6) if math.isfinite(x) else 0.0
+
+
+def _dumps(msg: dict[str, Any]) -> str:
+    return json.dumps(msg, separators=(",", ":"))

@@ -1,0 +1,311 @@
+"""Driving a running session: the control socket, signals, terminal keys, global hotkey.
+
+The control socket lives in the user's runtime directory (``$XDG_RUNTIME_DIR``, else
+a 0700 directory of this user under /tmp) and is created 0600, so only this user can
+drive the session. One request per connection: a command word and a newline in, one
+line of JSON out. ``vad-dictate finalize|pause|resume|toggle|stop|status`` are the
+client; binding them to a desktop shortcut is the hotkey that works on every Wayland
+compositor. SIGUSR1 forces a finalize too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from vad_dictate.client.session import Session, install_signal_handlers
+from vad_dictate.errors import VadDictateError
+from vad_dictate.ui.keys import Action, KeyMap, TerminalKeys
+from vad_dictate.ui.sinks import StatusView
+from vad_dictate.ui.view import LiveView
+
+COMMANDS = ("finalize", "pause", "resume", "toggle", "stop", "status")
+SOCKET_NAME = "vad-dictate.sock"
+STATE_POLL_S = 0.1  # how often the live view re-reads the session's state
+REQUEST_TIMEOUT_S = 5.0
+
+
+def runtime_dir(environ: Mapping[str, str] = os.environ, base: Path = Path("/tmp")) -> Path:
+    """``$XDG_RUNTIME_DIR`` if set, else ``/tmp/vad-dictate-<uid>`` (created 0700, checked)."""
+    xdg = environ.get("XDG_RUNTIME_DIR")
+    if xdg:
+        return Path(xdg)
+    path = base / f"vad-dictate-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise VadDictateError(
+            f"'{path}' is not a private directory of this user, so the control socket cannot "
+            "live there safely; remove it or set XDG_RUNTIME_DIR."
+        )
+    return path
+
+
+def socket_path(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the running instance listens."""
+    return runtime_dir(environ) / SOCKET_NAME
+
+
+def apply_command(session: Session, command: str) -> dict[str, Any]:
+    """Carry out one control command on the session; return the reply."""
+    if command == "finalize":
+        session.request_finalize()
+    elif command in ("pause", "resume", "toggle"):
+        paused = {"pause": True, "resume": False}.get(command, not session.paused)
+        session.set_paused(paused)
+    elif command == "stop":
+        session.request_stop()
+    elif command == "status":
+        return {"ok": True, **session.snapshot()}
+    else:
+        return {"ok": False, "error": f"unknown command '{command}'"}
+    return {"ok": True, "state": session.state()}
+
+
+def send_command(command: str, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """Send one command to the running instance and return its reply."""
+    path = socket_path(environ)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(REQUEST_TIMEOUT_S)
+        try:
+            sock.connect(str(path))
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            raise VadDictateError(
+                f"No vad-dictate is running (nothing listens on '{path}'); start one with: "
+                "vad-dictate"
+            ) from exc
+        except OSError as exc:
+            raise VadDictateError(f"Cannot reach vad-dictate at '{path}' ({exc}).") from exc
+        try:
+            sock.sendall(command.encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError as exc:
+            raise VadDictateError(f"vad-dictate did not answer on '{path}' ({exc}).") from exc
+    try:
+        reply: dict[str, Any] = json.loads(data)
+    except ValueError as exc:
+        raise VadDictateError(f"vad-dictate sent a reply that is not JSON: {data!r}.") from exc
+    return reply
+
+
+def run_client(command: str) -> int:
+    """``vad-dictate <command>``: print the reply (status: the snapshot as JSON)."""
+    reply = send_command(command)
+    if not reply.get("ok"):
+        raise VadDictateError(f"vad-dictate refused '{command}': {reply.get('error')}.")
+    if command == "status":
+        reply.pop("ok")
+        print(json.dumps(reply))
+    else:
+        print(f"{command}: done; state is now {reply.get('state')}")
+    return 0
+
+
+class ControlServer:
+    """The Unix socket server of a running session."""
+
+    def __init__(self, session: Session, path: Path) -> None:
+        self.session, self.path = session, path
+        self._server: asyncio.Server | None = None
+        self._inode = 0
+
+    async def start(self) -> str | None:
+        """Listen; return a message if another instance already holds the socket."""
+        if self._in_use():
+            return (
+                f"control: another vad-dictate is already listening on '{self.path}'; "
+                "commands like 'vad-dictate finalize' go to that one."
+            )
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()  # stale socket of an instance that died
+        old = os.umask(0o177)  # created 0600 from the start: no window for another user
+        try:
+            self._server = await asyncio.start_unix_server(self._handle, str(self.path))
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+        self._inode = self.path.stat().st_ino
+        return None
+
+    def _in_use(self) -> bool:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            try:
+                sock.connect(str(self.path))
+            except OSError:
+                return False
+        return True
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await asyncio.wait_for(reader.readline(), REQUEST_TIMEOUT_S)
+            command = line.decode("utf-8", "replace").strip().lower()
+            reply = apply_command(self.session, command)
+            writer.write(json.dumps(reply).encode() + b"\n")
+            await writer.drain()
+        except (TimeoutError, OSError, ValueError):
+            pass  # a client that hangs or goes away gets nothing
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    async def stop(self) -> None:
+        """Stop listening and remove the socket (if it is still ours)."""
+        if self._server is None:
+            return
+        self._server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._server.wait_closed(), 1.0)
+        self._server = None
+        with contextlib.suppress(OSError):
+            if self.path.stat().st_ino == self._inode:
+                self.path.unlink()
+
+
+@dataclass(frozen=True, slots=True)
+class ControlOptions:
+    """Which controls a session gets."""
+
+    keymap: KeyMap | None  # None: no terminal keys
+    socket: bool = True
+    hotkey: str = ""  # pynput combination, e.g. "<ctrl>+<alt>+d"
+    push_to_talk: str = ""  # pynput key held to talk, e.g. "<f9>"
+
+
+class Controls:
+    """All the ways to drive a session, started and stopped around ``session.run()``."""
+
+    def __init__(self, session: Session, view: StatusView, options: ControlOptions) -> None:
+        self.session, self.view, self.options = session, view, options
+        self.keys: TerminalKeys | None = None
+        self.server: ControlServer | None = None
+        self.hotkey: Any = None
+        self._poller: asyncio.Task[None] | None = None
+        self._signals: list[signal.Signals] = []
+
+    async def __aenter__(self) -> Controls:
+        self._install_signals()
+        if self.options.socket:
+            await self._start_socket()
+        if self.options.keymap is not None:
+            keys = TerminalKeys(self.options.keymap, self.on_action)
+            if keys.start():
+                self.keys = keys
+        if self.options.hotkey or self.options.push_to_talk:
+            self._start_hotkey()
+        self._poller = asyncio.create_task(self._poll_state())
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+        if self.hotkey is not None:
+            self.hotkey.stop()
+        if self.keys is not None:
+            self.keys.stop()
+        if self.server is not None:
+            await self.server.stop()
+        loop = asyncio.get_running_loop()
+        for sig in self._signals:
+            loop.remove_signal_handler(sig)
+        self.view.close()
+
+    def on_action(self, action: Action) -> None:
+        """A terminal key was pressed."""
+        s = self.session
+        if action == "finalize":
+            s.request_finalize()
+        elif action == "pause":
+            s.set_paused(not s.paused)
+        elif action == "quit":
+            self.view.info("stopping: finalizing what was said")
+            s.request_stop()
+        else:
+            mode = s.adjust_sensitivity(1 if action == "less_sensitive" else -1)
+            self.view.info(f"VAD aggressiveness {mode} (0 hears the most as speech, 3 the least)")
+
+    async def _start_socket(self) -> None:
+        try:
+            server = ControlServer(self.session, socket_path())
+            busy = await server.start()
+        except (OSError, VadDictateError) as exc:
+            self.view.message(
+                f"control: no control socket ({exc}); terminal keys and signals still work."
+            )
+            return
+        if busy is None:
+            self.server = server
+        elif isinstance(self.view, LiveView):
+            # Only a person at a terminal needs to know; scripts running several
+            # instances (a batch of files) keep their stderr for real problems.
+            self.view.message(busy)
+
+    def _start_hotkey(self) -> None:
+        from vad_dictate.ui.hotkey import start_global_hotkey
+
+        loop = asyncio.get_running_loop()
+
+        def finalize() -> None:  # pynput's thread
+            loop.call_soon_threadsafe(self.session.request_finalize)
+
+        def talk(held: bool) -> None:
+            loop.call_soon_threadsafe(self.session.set_paused, not held)
+
+        result = start_global_hotkey(self.options.hotkey, self.options.push_to_talk, finalize, talk)
+        if isinstance(result, str):
+            self.view.message(result)
+            return
+        self.hotkey = result
+        if self.options.hotkey:
+            self.view.info(f"global hotkey: {self.options.hotkey} finalizes the utterance")
+        if self.options.push_to_talk:
+            self.view.info(f"push-to-talk: hold {self.options.push_to_talk} while you speak")
+            self.session.set_paused(True)  # nothing is heard until the key is held
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._signals += install_signal_handlers(self.session, self._before_exit)
+        handlers = {signal.SIGUSR1: self.session.request_finalize, signal.SIGTSTP: self._on_suspend}
+        for sig, handler in handlers.items():
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, handler)
+                self._signals.append(sig)
+
+    def _before_exit(self) -> None:
+        """A second Ctrl-C exits at once: leave the terminal as it was found."""
+        if self.keys is not None:
+            self.keys.restore()
+        self.view.close()
+
+    def _on_suspend(self) -> None:
+        """Ctrl-Z: give the shell a sane terminal, stop, and take cbreak back on resume."""
+        if self.keys is not None:
+            self.keys.restore()
+        self.view.clear()
+        os.kill(os.getpid(), signal.SIGSTOP)
+        if self.keys is not None:
+            self.keys.enter()
+
+    async def _poll_state(self) -> None:
+        while True:
+            self.view.state(self.session.state())
+            await asyncio.sleep(STATE_POLL_S)

@@ -1,0 +1,391 @@
+"""The per-channel endpointer: webrtcvad frame decisions -> utterance start and end events.
+
+Pure: no I/O, threads or clock reads. Time is the channel's sample index; audio of any
+length goes in, whole VAD frames are decided, events come out.
+
+Which frames are speech (:meth:`Endpointer._decide`). webrtcvad alone calls steady noise
+louder than about -30 dBFS speech, and adds 2-14 frames of its own hangover plus every breath
+and room-noise tail after a sentence. So a frame is speech (``s``) only when
+
+  1. webrtcvad says so, or the utterance is confirmed and the frame is SUSTAIN_SNR_DB above
+     the noise floor (a soft final word that mode 3 gives up on); and
+  2. its speech-band power lies ``snr_db`` above the adaptive noise floor
+     (:class:`vad_dictate.noise.NoiseFloor`: per-band minimum statistics over 3 s); and
+  3. it is within ``drop_db`` of the reference level: the loudest frame of the current
+     utterance, or of the last confirmed one (decaying MEMORY_DECAY_DB_S per second).
+
+Rules 2 and 3 put the last speech frame where speech acoustically ends, so silence_ms counts
+from there (less finalize latency, ends within 100 ms of the truth) and steady noise between
+sentences is silence. Either rule is off when its setting is 0. While an utterance is
+unconfirmed its onset is refined: it is the first speech frame within drop_db - 10 dB of the
+loudest so far (speech onsets are sharp; breath and room noise before them are not speech),
+and confirmation waits while the level still climbs by more than RISE_DB a frame.
+
+All transitions live in :meth:`Endpointer._step`. The rules, per frame of ``frame_ms``
+(N = ceil(onset_ms / frame_ms); Q = ceil(silence_ms / frame_ms); G = min(Q, N + 1)):
+
+    SILENCE   s  -> ONSET, onset := first sample of this frame (-> SPEECH at once if N == 1)
+              !s -> SILENCE
+    ONSET     s  -> SPEECH once N speech frames have been seen since the onset
+              !s -> SILENCE once G non-speech frames have been seen since the onset: the
+                    onset needs N speech frames before its G-th non-speech frame (by default
+                    3 speech frames among the first 6). An abandoned onset is noise, not an
+                    utterance: no event.
+    SPEECH    s  -> SPEECH
+              !s -> HANGOVER
+    HANGOVER  s  -> SPEECH (one speech frame resumes the utterance)
+              !s -> SILENCE when the run of non-speech frames since last_speech reaches
+                    Q if the utterance is confirmed: SpeechEnd(trigger="vad",
+                      end = last_speech + Q frames);
+                    G if not: Dropped. Unconfirmed speech gives up early so
+                      that a breath or click followed by a short gap cannot pull the next
+                      onset back (seen on LibriVox clips); if the blip was a real short word,
+                      the next onset's pre-roll still streams it.
+
+Then, in SPEECH or HANGOVER:
+  - confirmation: when last_speech - onset >= min_utterance_ms (onset as refined above) and
+    the frame did not raise the level by more than RISE_DB, emit SpeechStart once;
+    start = max(onset - preroll_ms, end of the previous announced utterance, 0).
+  - length limit (confirmed utterances only): when samples_seen - onset >= max_utterance_ms,
+    emit SpeechEnd(trigger="max_length", end=samples_seen). If that frame was speech a new
+    utterance begins in SPEECH with onset = start = end (no pre-roll, no gap, no overlap; its
+    onset is not refined) and awaits confirmation like any other; otherwise -> SILENCE.
+
+force_end(trigger), from any state -> SILENCE: a confirmed utterance ends with
+SpeechEnd(end=samples_seen, trigger); an ONSET already holding min_utterance_ms of speech is
+confirmed first (SpeechStart, SpeechEnd); unconfirmed SPEECH or HANGOVER gives Dropped;
+otherwise nothing. The VAD state, noise floor, level memory and the partial-frame buffer are
+kept (the stream goes on).
+
+Notes:
+  - ``last_speech`` is the sample just after the last speech frame (by the rules above, not
+    webrtcvad's raw decision, which :attr:`Endpointer.last_frame_vad` still reports).
+  - ``samples_seen`` counts samples consumed into whole frames. A partial frame waits in
+    a buffer for the next :meth:`Endpointer.process` call, so ``force_end`` ends at the last
+    whole frame and the buffered remainder belongs to whatever comes next.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import TYPE_CHECKING, Literal, TypeGuard
+
+import numpy as np
+import numpy.typing as npt
+import webrtcvad
+
+from vad_dictate.errors import ConfigError
+from vad_dictate.vad.noise import Loudness, NoiseFloor
+
+if TYPE_CHECKING:
+    from vad_dictate.vad.silero import SileroVad
+
+# Onset refinement uses drop_db minus this: onsets rise fast, tails fade slowly.
+ONSET_TIGHTER_DB = 10
+# The last utterance's peak fades this fast as a reference for the next onset, so a quieter
+# talker is heard again within seconds, while room noise right after speech is not speech.
+MEMORY_DECAY_DB_S = 1.0
+RISE_DB = 1.0  # a frame this much louder than the peak so far: the level is still climbing
+SUSTAIN_SNR_DB = 10.0  # inside a confirmed utterance, this far above the floor is speech
+SAMPLE_RATES = (8000, 16000, 32000, 48000)  # the rates webrtcvad accepts
+FRAME_SIZES_MS = (10, 20, 30)
+
+
+class State(Enum):
+    """Where the current channel is in an utterance."""
+
+    SILENCE = "silence"
+    ONSET = "onset"
+    SPEECH = "speech"
+    HANGOVER = "hangover"
+
+
+Trigger = Literal["vad", "max_length", "end", "hotkey"]
+VadEngine = Literal["webrtcvad", "silero"]
+ENGINES = ("webrtcvad", "silero")
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointerSettings:
+    """Endpointer tuning; every duration is in milliseconds."""
+
+    aggressiveness: int = 2
+    frame_ms: int = 30
+    onset_ms: int = 90
+    silence_ms: int = 700
+    preroll_ms: int = 400
+    min_utterance_ms: int = 250
+    max_utterance_ms: int = 30000
+    snr_db: int = 4
+    drop_db: int = 30
+    engine: VadEngine = "webrtcvad"
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first bad value and its valid range."""
+        if self.engine not in ENGINES:
+            raise ConfigError(f"vad.engine must be 'webrtcvad' or 'silero', got {self.engine!r}.")
+        _check_range("aggressiveness", self.aggressiveness, 0, 3, "")
+        if not _is_int(self.frame_ms) or self.frame_ms not in FRAME_SIZES_MS:
+            raise ConfigError(f"vad.frame_ms must be 10, 20 or 30, got {self.frame_ms!r}.")
+        _check_range("onset_ms", self.onset_ms, 10, 1000)
+        _check_range("silence_ms", self.silence_ms, 100, 5000)
+        _check_range("preroll_ms", self.preroll_ms, 0, 2000)
+        _check_range("min_utterance_ms", self.min_utterance_ms, 0, 5000)
+        _check_range("max_utterance_ms", self.max_utterance_ms, 1000, 600000)
+        _check_range("snr_db", self.snr_db, 0, 30, " dB")
+        _check_range("drop_db", self.drop_db, 0, 60, " dB")
+        if self.max_utterance_ms <= self.min_utterance_ms:
+            raise ConfigError(
+                f"vad.max_utterance_ms must be greater than vad.min_utterance_ms "
+                f"({self.min_utterance_ms} ms), got {self.max_utterance_ms}."
+            )
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_range(key: str, value: object, lo: int, hi: int, unit: str = " ms") -> None:
+    if not (_is_int(value) and lo <= value <= hi):
+        raise ConfigError(f"vad.{key} must be between {lo} and {hi}{unit}, got {value!r}.")
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStart:
+    """An utterance is confirmed: stream audio from ``start``."""
+
+    start: int  # max(onset - preroll, previous utterance end, 0)
+    onset: int  # first sample of the first speech frame
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechEnd:
+    """A confirmed utterance ended at ``end`` (samples processed when emitted)."""
+
+    start: int
+    onset: int
+    last_speech: int  # sample just after the last speech frame
+    end: int
+    trigger: Trigger
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """Speech shorter than min_utterance_ms ended; nothing was announced for it."""
+
+    onset: int
+    last_speech: int
+
+
+EndpointEvent = SpeechStart | SpeechEnd | Dropped
+
+
+class Endpointer:
+    """Turns one channel's int16 audio into SpeechStart / SpeechEnd / Dropped events."""
+
+    def __init__(self, settings: EndpointerSettings, sample_rate: int = 16000) -> None:
+        settings.validate()
+        if sample_rate not in SAMPLE_RATES:
+            raise ConfigError(
+                f"Endpointer sample rate must be 8000, 16000, 32000 or 48000 Hz, got {sample_rate}."
+            )
+        self.settings = settings
+        self.sample_rate = sample_rate
+        self._vad = webrtcvad.Vad(settings.aggressiveness)
+        self._silero: SileroVad | None = None
+        if settings.engine == "silero":
+            from vad_dictate.vad.silero import SileroVad  # optional: onnxruntime, loaded on demand
+
+            self._silero = SileroVad(sample_rate, settings.aggressiveness)
+        frame = sample_rate * settings.frame_ms // 1000
+        self._frame = frame
+        self._frame_bytes = 2 * frame
+        self._onset_frames = math.ceil(settings.onset_ms / settings.frame_ms)
+        self._silence_frames = math.ceil(settings.silence_ms / settings.frame_ms)
+        self._give_up = min(self._silence_frames, self._onset_frames + 1)
+        self._preroll = sample_rate * settings.preroll_ms // 1000
+        self._min_len = sample_rate * settings.min_utterance_ms // 1000
+        self._max_len = sample_rate * settings.max_utterance_ms // 1000
+        self._floor = NoiseFloor(sample_rate, frame)
+        self._pending = b""  # bytes of an incomplete frame
+        self._seen = 0
+        self._speech = False
+        self._vad_speech = False
+        self._remembered = -math.inf  # peak of the last confirmed utterance, dB
+        self._heard_at = 0  # sample at which it ended
+        self._decay = MEMORY_DECAY_DB_S / sample_rate
+        self._prev_end = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self._state = State.SILENCE
+        self._onset = 0
+        self._last_speech = 0
+        self._start = 0
+        self._confirmed = False
+        self._speech_frames = 0
+        self._quiet_frames = 0  # in ONSET: all since onset; otherwise the current run
+        self._peak = -math.inf  # loudest speech frame of this utterance, dB
+        self._early: list[tuple[int, float]] = []  # (start, dB) of speech frames until confirmed
+        self._carried = False  # speech carried on over a max_length split: onset stays put
+
+    @property
+    def state(self) -> State:
+        """The current state."""
+        return self._state
+
+    @property
+    def samples_seen(self) -> int:
+        """Samples consumed into whole VAD frames so far."""
+        return self._seen
+
+    @property
+    def last_frame_speech(self) -> bool:
+        """The endpointer's decision for the latest frame (for a level meter)."""
+        return self._speech
+
+    @property
+    def last_frame_vad(self) -> bool:
+        """webrtcvad's own decision for the latest frame, before the loudness rules."""
+        return self._vad_speech
+
+    def process(self, samples: npt.NDArray[np.int16]) -> list[EndpointEvent]:
+        """Take mono int16 samples of any length; return the events of the whole frames."""
+        if not isinstance(samples, np.ndarray) or samples.dtype != np.int16:
+            got = samples.dtype if isinstance(samples, np.ndarray) else type(samples).__name__
+            raise TypeError(f"Endpointer.process needs an int16 numpy array, got {got}.")
+        if samples.ndim != 1:
+            raise ValueError(
+                f"Endpointer.process needs 1-D mono samples, got shape {samples.shape}."
+            )
+        data = self._pending + samples.tobytes() if self._pending else samples.tobytes()
+        whole = len(data) - len(data) % self._frame_bytes
+        self._pending = data[whole:]
+        events: list[EndpointEvent] = []
+        view, frames = memoryview(data), np.frombuffer(data, dtype=np.int16, count=whole // 2)
+        is_speech, rate, step, n = self._vad.is_speech, self.sample_rate, self._frame_bytes, 0
+        silero = self._silero
+        for pos in range(0, whole, step):
+            frame = frames[n : n + self._frame]
+            loud = self._floor.measure(frame)
+            if silero is None:
+                self._vad_speech = is_speech(view[pos : pos + step], rate)
+            else:
+                self._vad_speech = silero.is_speech(frame)
+            self._step(self._decide(loud), loud.level_db, events)
+            n += self._frame
+        return events
+
+    def force_end(self, trigger: Trigger = "end") -> list[EndpointEvent]:
+        """End the current utterance at samples_seen and return to SILENCE."""
+        events: list[EndpointEvent] = []
+        if self._state is State.ONSET and self._last_speech - self._onset >= self._min_len:
+            self._confirm(events)  # enough speech, only the onset rule was still pending
+        self._close(trigger, events)
+        return events
+
+    def set_aggressiveness(self, mode: int) -> None:
+        """Change the VAD's aggressiveness (0-3) from the next frame on."""
+        _check_range("aggressiveness", mode, 0, 3, "")
+        self._vad.set_mode(mode)
+        if self._silero is not None:
+            self._silero.set_aggressiveness(mode)
+        self.settings = replace(self.settings, aggressiveness=mode)
+
+    # -- the state machine ------------------------------------------------------------------
+
+    def _decide(self, loud: Loudness) -> bool:
+        """Speech = webrtcvad says so, above the noise floor, near the utterance's peak."""
+        if loud.snr_db < self.settings.snr_db:
+            return False
+        if not self._vad_speech and not (
+            SUSTAIN_SNR_DB and self._confirmed and loud.snr_db >= SUSTAIN_SNR_DB
+        ):
+            return False
+        drop = self.settings.drop_db
+        if not drop:
+            return True
+        reference = max(self._peak, self._remembered - self._decay * (self._seen - self._heard_at))
+        return loud.level_db >= reference - drop
+
+    def _step(self, speech: bool, level_db: float, events: list[EndpointEvent]) -> None:
+        frame_start = self._seen
+        self._seen += self._frame
+        self._speech = speech
+        state, rising = self._state, False
+        if speech:
+            self._last_speech = self._seen
+            if state is State.SILENCE:
+                self._onset, self._speech_frames, self._quiet_frames = frame_start, 0, 0
+                state = State.ONSET
+            rising = level_db > self._peak + RISE_DB
+            if not self._confirmed:
+                self._refine_onset(frame_start, level_db)
+            self._peak = max(self._peak, level_db)
+            if state is State.ONSET:
+                self._speech_frames += 1
+                if self._speech_frames < self._onset_frames:
+                    self._state = state
+                    return
+            state, self._quiet_frames = State.SPEECH, 0
+        elif state is State.SILENCE:
+            return
+        else:
+            self._quiet_frames += 1
+            if self._quiet_frames >= (self._silence_frames if self._confirmed else self._give_up):
+                self._close("vad", events)
+                return
+            if state is State.SPEECH:
+                state = State.HANGOVER
+        self._state = state
+        if state is State.ONSET:
+            return
+        # Not while the level still climbs: the refined onset may yet move (see _refine_onset).
+        if not (self._confirmed or rising) and self._last_speech - self._onset >= self._min_len:
+            self._confirm(events)
+        if self._confirmed and self._seen - self._onset >= self._max_len:
+            self._split(speech, events)
+
+    def _refine_onset(self, frame_start: int, level_db: float) -> None:
+        # Until confirmation the onset is the first speech frame within drop_db of the
+        # loudest so far: faint frames before it (breath, room noise after a gap) are not
+        # speech yet, and min_utterance_ms counts from the refined onset.
+        self._early.append((frame_start, level_db))
+        if level_db <= self._peak or not self.settings.drop_db or self._carried:
+            return
+        floor = level_db - self.settings.drop_db + ONSET_TIGHTER_DB
+        while self._early[0][1] < floor:
+            del self._early[0]
+        self._onset = self._early[0][0]
+
+    def _confirm(self, events: list[EndpointEvent]) -> None:
+        self._early = []
+        self._start = max(self._onset - self._preroll, self._prev_end, 0)
+        self._confirmed = True
+        events.append(SpeechStart(self._start, self._onset))
+
+    def _close(self, trigger: Trigger, events: list[EndpointEvent]) -> None:
+        if self._confirmed:
+            self._finish(self._seen, trigger, events)
+        elif self._state is State.SPEECH or self._state is State.HANGOVER:
+            events.append(Dropped(self._onset, self._last_speech))
+        self._reset()
+
+    def _finish(self, end: int, trigger: Trigger, events: list[EndpointEvent]) -> None:
+        self._remembered, self._heard_at = self._peak, end
+        events.append(SpeechEnd(self._start, self._onset, self._last_speech, end, trigger))
+        self._prev_end = end
+
+    def _split(self, speech: bool, events: list[EndpointEvent]) -> None:
+        # The limit cuts the utterance; ongoing speech carries on as a new one from here.
+        self._finish(self._seen, "max_length", events)
+        peak = self._peak
+        self._reset()
+        if speech:
+            self._state = State.SPEECH
+            self._onset = self._last_speech = self._seen
+            self._peak, self._carried = peak, True
+            if self._min_len == 0:
+                self._confirm(events)
