@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vad_dictate import paths
 from vad_dictate.deepgram.protocol import DEFAULT_URL
 from vad_dictate.errors import ConfigError
 
@@ -162,9 +163,8 @@ class Settings:
 
 
 def default_config_path(environ: Mapping[str, str] = os.environ) -> Path:
-    """The per-user config file: $XDG_CONFIG_HOME/vad-dictate/config.toml."""
-    base = environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "vad-dictate" / "config.toml"
+    """The per-user config file: config.toml in the per-user config directory."""
+    return paths.config_dir(environ) / "config.toml"
 
 
 def _coerce(field: Field, raw: Any, origin: str) -> Value:

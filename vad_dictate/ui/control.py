@@ -16,7 +16,6 @@ import json
 import os
 import signal
 import socket
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 from vad_dictate.client.session import Session, install_signal_handlers
 from vad_dictate.errors import VadDictateError
+from vad_dictate.paths import runtime_dir
 from vad_dictate.ui.keys import Action, KeyMap, TerminalKeys
 from vad_dictate.ui.sinks import StatusView
 from vad_dictate.ui.view import LiveView
@@ -33,23 +33,6 @@ COMMANDS = ("finalize", "pause", "resume", "toggle", "stop", "status")
 SOCKET_NAME = "vad-dictate.sock"
 STATE_POLL_S = 0.1  # how often the live view re-reads the session's state
 REQUEST_TIMEOUT_S = 5.0
-
-
-def runtime_dir(environ: Mapping[str, str] = os.environ, base: Path = Path("/tmp")) -> Path:
-    """``$XDG_RUNTIME_DIR`` if set, else ``/tmp/vad-dictate-<uid>`` (created 0700, checked)."""
-    xdg = environ.get("XDG_RUNTIME_DIR")
-    if xdg:
-        return Path(xdg)
-    path = base / f"vad-dictate-{os.getuid()}"
-    with contextlib.suppress(FileExistsError):
-        path.mkdir(mode=0o700)
-    info = path.lstat()
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        raise VadDictateError(
-            f"'{path}' is not a private directory of this user, so the control socket cannot "
-            "live there safely; remove it or set XDG_RUNTIME_DIR."
-        )
-    return path
 
 
 def socket_path(environ: Mapping[str, str] = os.environ) -> Path:
