@@ -17,6 +17,7 @@ PURE = (
     "deepgram/retry.py",
     "vad/endpointer.py",
     "vad/noise.py",
+    "vad/classifier.py",
     "client/pipeline.py",
     "client/outbox.py",
     "client/assembler.py",

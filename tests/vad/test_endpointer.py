@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pytest
 import webrtcvad
 
-from benchmarks.endpointing import lab, load
+from tests.clips import lab, load
 from vad_dictate.errors import ConfigError
 from vad_dictate.vad.endpointer import (
     Dropped,

@@ -1,9 +1,10 @@
 """Endpointing quality on real speech in noise (issue 6), with the benchmark's own corpus.
 
-Corpus (``benchmarks.endpointing.corpus``): the five LibriVox clips of tests/data/librivox in
-two shuffled rounds (10 sentences, about 60 s), each followed by 0.7-1.5 s of digital silence
-(seeded), then mixed with white, pink or brown Gaussian noise (power ~ 1/f**0, 1/f, 1/f**2;
-fixed seeds) at 20 and 10 dB SNR, SNR being speech RMS over the .lab spans / noise RMS.
+Corpus (``tests.clips.corpus``, shared with the endpointing benchmark): the five LibriVox
+clips of tests/data/librivox in two shuffled rounds (10 sentences, about 60 s), each followed
+by 0.7-1.5 s of digital silence (seeded), then mixed with white, pink or brown Gaussian noise
+(power ~ 1/f**0, 1/f, 1/f**2; fixed seeds) at 20 and 10 dB SNR, SNR being speech RMS over
+the .lab spans / noise RMS.
 
 Definitions:
 - A detected utterance (SpeechEnd) *matches* a true sentence when its span [onset,
@@ -23,15 +24,11 @@ Definitions:
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the benchmarks package
-
-from benchmarks.endpointing import (
+from tests.clips import (
     NOISES,
     Corpus,
     corpus,

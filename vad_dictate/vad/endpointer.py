@@ -70,17 +70,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import TYPE_CHECKING, Literal, TypeGuard
+from typing import Literal, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
-import webrtcvad
 
 from vad_dictate.errors import ConfigError
+from vad_dictate.vad.classifier import FrameClassifier, make_classifier
 from vad_dictate.vad.noise import Loudness, NoiseFloor
-
-if TYPE_CHECKING:
-    from vad_dictate.vad.silero import SileroVad
 
 # Onset refinement uses drop_db minus this: onsets rise fast, tails fade slowly.
 ONSET_TIGHTER_DB = 10
@@ -185,7 +182,13 @@ EndpointEvent = SpeechStart | SpeechEnd | Dropped
 class Endpointer:
     """Turns one channel's int16 audio into SpeechStart / SpeechEnd / Dropped events."""
 
-    def __init__(self, settings: EndpointerSettings, sample_rate: int = 16000) -> None:
+    def __init__(
+        self,
+        settings: EndpointerSettings,
+        sample_rate: int = 16000,
+        classifier: FrameClassifier | None = None,
+    ) -> None:
+        """``classifier`` decides speech per frame; by default the one ``settings.engine`` names."""
         settings.validate()
         if sample_rate not in SAMPLE_RATES:
             raise ConfigError(
@@ -193,12 +196,9 @@ class Endpointer:
             )
         self.settings = settings
         self.sample_rate = sample_rate
-        self._vad = webrtcvad.Vad(settings.aggressiveness)
-        self._silero: SileroVad | None = None
-        if settings.engine == "silero":
-            from vad_dictate.vad.silero import SileroVad  # optional: onnxruntime, loaded on demand
-
-            self._silero = SileroVad(sample_rate, settings.aggressiveness)
+        if classifier is None:
+            classifier = make_classifier(settings.engine, sample_rate, settings.aggressiveness)
+        self._classifier = classifier
         frame = sample_rate * settings.frame_ms // 1000
         self._frame = frame
         self._frame_bytes = 2 * frame
@@ -248,7 +248,7 @@ class Endpointer:
 
     @property
     def last_frame_vad(self) -> bool:
-        """webrtcvad's own decision for the latest frame, before the loudness rules."""
+        """The classifier's own decision for the latest frame, before the loudness rules."""
         return self._vad_speech
 
     def process(self, samples: npt.NDArray[np.int16]) -> list[EndpointEvent]:
@@ -264,18 +264,13 @@ class Endpointer:
         whole = len(data) - len(data) % self._frame_bytes
         self._pending = data[whole:]
         events: list[EndpointEvent] = []
-        view, frames = memoryview(data), np.frombuffer(data, dtype=np.int16, count=whole // 2)
-        is_speech, rate, step, n = self._vad.is_speech, self.sample_rate, self._frame_bytes, 0
-        silero = self._silero
-        for pos in range(0, whole, step):
+        frames = np.frombuffer(data, dtype=np.int16, count=whole // 2)
+        is_speech = self._classifier.is_speech
+        for n in range(0, whole // 2, self._frame):
             frame = frames[n : n + self._frame]
             loud = self._floor.measure(frame)
-            if silero is None:
-                self._vad_speech = is_speech(view[pos : pos + step], rate)
-            else:
-                self._vad_speech = silero.is_speech(frame)
+            self._vad_speech = is_speech(frame)
             self._step(self._decide(loud), loud.level_db, events)
-            n += self._frame
         return events
 
     def force_end(self, trigger: Trigger = "end") -> list[EndpointEvent]:
@@ -289,9 +284,7 @@ class Endpointer:
     def set_aggressiveness(self, mode: int) -> None:
         """Change the VAD's aggressiveness (0-3) from the next frame on."""
         _check_range("aggressiveness", mode, 0, 3, "")
-        self._vad.set_mode(mode)
-        if self._silero is not None:
-            self._silero.set_aggressiveness(mode)
+        self._classifier.set_aggressiveness(mode)
         self.settings = replace(self.settings, aggressiveness=mode)
 
     # -- the state machine ------------------------------------------------------------------
