@@ -1,4 +1,4 @@
-"""Configuration layering, validation messages, and the documented example file."""
+"""Configuration layering, validation messages, and the example file written from the table."""
 
 from __future__ import annotations
 
@@ -8,16 +8,59 @@ from pathlib import Path
 
 import pytest
 
-from vad_dictate.config import FIELDS, load_settings
+from vad_dictate.config import FIELDS, SECTIONS, Origin, load_settings
+from vad_dictate.config.example import render_example
 from vad_dictate.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+REGENERATE = "regenerate it: vad-dictate config --example > config.example.toml"
 
 
 def test_example_documents_every_key_with_its_default() -> None:
     data = tomllib.loads(EXAMPLE.read_text())
     flat = {f"{s}.{k}": v for s, table in data.items() for k, v in table.items()}
-    assert flat == {f.name: f.default for f in FIELDS}
+    assert flat == {f.name: f.default for f in FIELDS}, REGENERATE
+
+
+def _comments_before_keys(text: str) -> dict[str, str]:
+    """Each ``key = value`` line of a TOML file, as "section.key", with the comment above it."""
+    out: dict[str, str] = {}
+    section, comment = "", list[str]()
+    for line in text.splitlines():
+        if line.startswith("["):
+            section, comment = line.strip("[]"), []
+        elif line.startswith("# "):
+            comment.append(line[2:])
+        elif " = " in line:
+            out[f"{section}.{line.split(' = ')[0]}"] = " ".join(comment)
+            comment = []
+        else:
+            comment = []
+    return out
+
+
+def test_example_comments_are_the_declared_help_and_flag() -> None:
+    documented = _comments_before_keys(EXAMPLE.read_text())
+    assert list(documented) == [f.name for f in FIELDS], REGENERATE
+    for f in FIELDS:
+        assert f.help in documented[f.name], f"{f.name}: {REGENERATE}"
+        if f.flag:
+            assert documented[f.name].endswith(f"Flag: {f.flag}."), f"{f.name}: {REGENERATE}"
+
+
+def test_example_is_exactly_what_the_table_writes() -> None:
+    assert EXAMPLE.read_text() == render_example(), REGENERATE
+
+
+def test_every_key_is_declared_once_with_help_and_valid_default() -> None:
+    names = [f.name for f in FIELDS]
+    assert len(names) == len(set(names))
+    flags = [f.flag for f in FIELDS if f.flag]
+    assert len(flags) == len(set(flags))
+    assert [s.name for s in SECTIONS] == list(dict.fromkeys(f.section for f in FIELDS))
+    for f in FIELDS:
+        assert f.help.strip() and f.help.rstrip().endswith((".", ")")), f.name
+        assert f.check(f.default) is None, f"{f.name}'s default fails its own check"
 
 
 def test_example_loads_to_defaults(tmp_path: Path) -> None:
@@ -55,7 +98,7 @@ def test_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
         ("[vad]\nsilence_ms = 50\n", "vad.silence_ms in '.*' is 50, but it must be between 100"),
         ("[vad]\naggressiveness = 7\n", "vad.aggressiveness .* must be between 0 and 3"),
         ("[vad]\nframe_ms = 25\n", "vad.frame_ms .* must be 10, 20 or 30"),
-        ("[vad]\nsilence_ms = 'long'\n", "vad.silence_ms .* must be a number"),
+        ("[vad]\nsilence_ms = 'long'\n", "vad.silence_ms .* must be a whole number"),
         ("[vad]\nsilence_ms = 1.5\n", "must be a whole number"),
         ("[stream]\npolicy = 'sometimes'\n", "stream.policy .* must be one of 'speech', 'always'"),
         ("[deepgram]\nurl = 'http://x'\n", "must be a ws:// or wss:// URL"),
@@ -63,6 +106,26 @@ def test_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
         ("[vad]\nsilense_ms = 700\n", "Unknown setting 'vad.silense_ms'"),
         ("vad = 3\n", "'vad' in '.*' must be a \\[section\\]"),
         ("[vad\n", "is not valid TOML"),
+        ("[vad]\nsilence_ms = [700]\n", "vad.silence_ms .* is a list, but it must be a whole"),
+        ("[vad]\nsilence_ms = {a = 1}\n", "vad.silence_ms .* is a table, but it must be a whole"),
+        ("[vad]\nsilence_ms = nan\n", "vad.silence_ms .* is nan, but it must be a whole number"),
+        ("[vad]\nsilence_ms = 1e400\n", "vad.silence_ms .* is inf, but it must be a whole number"),
+        ("[vad]\nsilence_ms = 12:30:00\n", "vad.silence_ms .* is a time, but it must be a whole"),
+        ("[stream]\nretain_s = nan\n", "stream.retain_s .* is nan, but it must be a finite number"),
+        ("[stream]\nretain_s = [1.0]\n", "stream.retain_s .* is a list, but it must be a finite"),
+        ("[stream]\nretain_s = 1" + "0" * 400 + "\n", "stream.retain_s .* must be a finite number"),
+        ("[stream]\nretain_s = true\n", "stream.retain_s .* is True, but it must be a finite"),
+        (
+            "[deepgram]\npunctuate = [true]\n",
+            "deepgram.punctuate .* is a list, but it must be true",
+        ),
+        ("[deepgram]\nurl = {a = 1}\n", "deepgram.url .* is a table, but it must be a string"),
+        (
+            "[deepgram]\nkeyterms = [1, 2]\n",
+            "deepgram.keyterms .* is a list, but it must be a list",
+        ),
+        ("[deepgram]\napi_key = [1]\n", "deepgram.api_key in '.*' must be a string"),
+        ("[vad.sub]\nx = 1\n", "Unknown setting 'vad.sub' in '.*'"),
     ],
 )
 def test_bad_file_values(tmp_path: Path, text: str, message: str) -> None:
@@ -73,10 +136,26 @@ def test_bad_file_values(tmp_path: Path, text: str, message: str) -> None:
     assert "\n" not in str(info.value)
 
 
+def test_config_path_that_is_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"Cannot read config file '.*' \(Is a directory\)"):
+        load_settings(str(tmp_path), {}, environ={})
+
+
+def test_infinite_environment_number_is_refused() -> None:
+    env = {"VAD_DICTATE_STREAM_RETAIN_S": "inf", "HOME": "/nonexistent"}
+    with pytest.raises(ConfigError, match=r"stream.retain_s in .* is .inf., but it must be a fin"):
+        load_settings(None, {}, environ=env)
+
+
 def test_bad_env_and_cli_values_name_their_origin() -> None:
-    with pytest.raises(ConfigError, match="in the environment is 'x'"):
+    with pytest.raises(
+        ConfigError, match=r"in the environment \(VAD_DICTATE_VAD_SILENCE_MS\) is 'x'"
+    ):
         load_settings(None, {}, environ={"VAD_DICTATE_VAD_SILENCE_MS": "x", "HOME": "/nonexistent"})
-    with pytest.raises(ConfigError, match="on the command line is 9"):
+    with pytest.raises(
+        ConfigError,
+        match=r"vad.aggressiveness given as --aggressiveness is 9, but it must be between 0 and 3",
+    ):
         load_settings(None, {"vad.aggressiveness": 9}, environ={"HOME": "/nonexistent"})
 
 
@@ -93,3 +172,26 @@ def test_key_in_world_readable_file_warns(tmp_path: Path) -> None:
     warnings.clear()
     load_settings(str(cfg), {}, environ={}, warn=warnings.append)
     assert warnings == []
+
+
+def test_each_value_remembers_where_it_came_from(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[vad]\nsilence_ms = 800\naggressiveness = 1\n")
+    env = {"VAD_DICTATE_VAD_ONSET_MS": "120", "VAD_DICTATE_VAD_AGGRESSIVENESS": "3"}
+    s = load_settings(str(cfg), {"vad.aggressiveness": 0}, environ=env, flags={})
+    assert s.origin("vad.silence_ms") == Origin("file", str(cfg))
+    assert s.origin("vad.onset_ms") == Origin("environment", "VAD_DICTATE_VAD_ONSET_MS")
+    assert s.origin("vad.aggressiveness") == Origin("flag", "--aggressiveness")
+    assert s.integer("vad.aggressiveness") == 0
+    assert s.origin("vad.preroll_ms") == Origin("default")
+    assert s.api_key is None and s.api_key_origin is None
+
+
+def test_api_key_origin_env_over_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[deepgram]\napi_key = "file-key"\n')
+    os.chmod(cfg, 0o600)
+    s = load_settings(str(cfg), {}, environ={})
+    assert (s.api_key, s.api_key_origin) == ("file-key", Origin("file", str(cfg)))
+    s = load_settings(str(cfg), {}, environ={"DEEPGRAM_API_KEY": "env-key"})
+    assert (s.api_key, s.api_key_origin) == ("env-key", Origin("environment", "DEEPGRAM_API_KEY"))

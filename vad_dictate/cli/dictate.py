@@ -1,0 +1,201 @@
+"""Dictation: the session and everything around it, built from the merged settings."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from vad_dictate.cli.parser import dictate_parser, setting_overrides
+from vad_dictate.client.pipeline import PipelineSettings, Policy
+from vad_dictate.client.session import AudioSource, Session, SessionOptions
+from vad_dictate.config import Settings, load_settings
+from vad_dictate.deepgram import protocol as proto
+from vad_dictate.errors import ConfigError
+from vad_dictate.ui.control import ControlOptions, Controls
+from vad_dictate.ui.keys import KeyMap
+from vad_dictate.ui.sinks import StatusView, UtteranceSink
+from vad_dictate.ui.view import make_status_view
+from vad_dictate.vad.endpointer import EndpointerSettings
+
+PIPELINE_RATE = 16000
+
+
+def check_speed(speed: float) -> None:
+    """--speed is a pacing factor: 0 (unpaced) or more."""
+    if not speed >= 0:  # also refuses nan
+        raise ConfigError(f"--speed is {speed:g}, but it must be 0 (no pacing) or more.")
+
+
+def _endpointer_settings(s: Settings) -> EndpointerSettings:
+    settings = EndpointerSettings(
+        engine="silero" if s.text("vad.engine") == "silero" else "webrtcvad",
+        aggressiveness=s.integer("vad.aggressiveness"),
+        frame_ms=s.integer("vad.frame_ms"),
+        onset_ms=s.integer("vad.onset_ms"),
+        silence_ms=s.integer("vad.silence_ms"),
+        preroll_ms=s.integer("vad.preroll_ms"),
+        min_utterance_ms=s.integer("vad.min_utterance_ms"),
+        max_utterance_ms=s.integer("vad.max_utterance_ms"),
+        snr_db=s.integer("vad.snr_db"),
+        drop_db=s.integer("vad.drop_db"),
+    )
+    settings.validate()
+    return settings
+
+
+def _connect_options(s: Settings, channels: int) -> proto.ConnectOptions:
+    endpointing = s.integer("deepgram.endpointing")
+    utterance_end = s.integer("deepgram.utterance_end_ms")
+    return proto.ConnectOptions(
+        sample_rate=PIPELINE_RATE,
+        channels=channels,
+        model=s.text("deepgram.model") or None,
+        language=s.text("deepgram.language") or None,
+        punctuate=s.flag("deepgram.punctuate"),
+        smart_format=s.flag("deepgram.smart_format"),
+        endpointing=endpointing if endpointing > 0 else False,
+        utterance_end_ms=utterance_end or None,
+        keyterms=tuple(s.strings("deepgram.keyterms")),
+    )
+
+
+def _pipeline_settings(s: Settings) -> PipelineSettings:
+    policy: Policy = "always" if s.text("stream.policy") == "always" else "speech"
+    return PipelineSettings(policy=policy, chunk_ms=s.integer("stream.chunk_ms"))
+
+
+def _open_source(args: argparse.Namespace, s: Settings, status: StatusView) -> AudioSource:
+    check_speed(args.speed)
+    if args.input:
+        from vad_dictate.audio.files import FileSource
+
+        # Blocks of one VAD frame: the frame that ends an utterance is decided as soon
+        # as it is captured, not when a misaligned later block completes it.
+        block_ms = s.integer("vad.frame_ms")
+        return FileSource(args.input, speed=args.speed, rate=PIPELINE_RATE, block_ms=block_ms)
+    from vad_dictate.audio.mic import MicSource
+
+    device: int | str | None = s.text("audio.device") or None
+    if isinstance(device, str) and device.isdigit():
+        device = int(device)
+    # The microphone keeps MicSource's 20 ms blocks: 30 ms blocks stalled PortAudio reading
+    # the ALSA file-plugin device in tests/test_mic_app.py (cause not found).
+    return MicSource(
+        device,
+        channels=s.integer("audio.channels"),
+        rate=PIPELINE_RATE,
+        device_rate=s.integer("audio.device_rate") or None,
+        on_overflow=status.message,
+    )
+
+
+def _server_for(s: Settings, status: StatusView) -> tuple[str, str | None, Any]:
+    """The URL and key to use, starting the offline server when there is no Deepgram key."""
+    url, api_key = s.text("deepgram.url"), s.api_key
+    offline = s.flag("deepgram.offline") or (api_key is None and url == proto.DEFAULT_URL)
+    if not offline:
+        return url, api_key, None
+    from vad_dictate.engines.sphinx import SphinxEngine
+    from vad_dictate.server.serve import BackgroundServer
+
+    why = "--offline was given" if s.flag("deepgram.offline") else "DEEPGRAM_API_KEY is not set"
+    status.message(
+        f"offline: {why}, so the built-in PocketSphinx engine transcribes locally; "
+        "set DEEPGRAM_API_KEY to use Deepgram instead."
+    )
+    server = BackgroundServer(SphinxEngine())
+    return server.start(), None, server
+
+
+def session_options(
+    s: Settings, url: str, api_key: str | None, channels: int, endpointer: EndpointerSettings
+) -> SessionOptions:
+    return SessionOptions(
+        url=url,
+        api_key=api_key,
+        connect=_connect_options(s, channels),
+        endpointer=endpointer,
+        pipeline=_pipeline_settings(s),
+        ack_timeout=s.number("deepgram.ack_timeout_s"),
+        keepalive_s=s.number("stream.keepalive_s"),
+        close_timeout=s.number("stream.close_timeout_s"),
+        give_up_s=s.number("stream.reconnect_give_up_s"),
+        retain_s=s.number("stream.retain_s"),
+        replay_speed=s.number("stream.replay_speed"),
+        reopen_s=s.number("audio.reopen_s"),
+    )
+
+
+def _make_sink(s: Settings, channels: int, status: StatusView) -> UtteranceSink:
+    """stdout plus the extra targets: --append, type, clipboard."""
+    from vad_dictate.ui.sinks import AppendTarget, TextTarget
+    from vad_dictate.ui.typist import Typist
+
+    loop = asyncio.get_running_loop()
+
+    def notify(message: str) -> None:  # called from the typing thread
+        loop.call_soon_threadsafe(status.message, message)
+
+    targets: list[TextTarget] = []
+    if s.text("output.append"):
+        targets.append(AppendTarget(s.text("output.append")))
+    for mode in s.strings("output.targets"):
+        targets.append(Typist(mode, s.integer("output.type_delay_ms"), notify))
+    return UtteranceSink(
+        s.text("output.format"), channels, targets=targets, before_write=status.clear
+    )
+
+
+def _control_options(s: Settings) -> ControlOptions:
+    keymap = None
+    if s.flag("controls.terminal_keys"):
+        keymap = KeyMap.build(
+            {
+                action: s.strings(f"controls.{action}_keys")
+                for action in ("finalize", "pause", "less_sensitive", "more_sensitive", "quit")
+            }
+        )
+    return ControlOptions(
+        keymap=keymap,
+        socket=s.flag("controls.socket"),
+        hotkey=s.text("controls.hotkey"),
+        push_to_talk=s.text("controls.push_to_talk"),
+    )
+
+
+async def _dictate(args: argparse.Namespace, s: Settings, status: StatusView) -> int:
+    endpointer = _endpointer_settings(s)
+    controls = _control_options(s)
+    source = _open_source(args, s, status)
+    url, api_key, server = _server_for(s, status)
+    recorder = None
+    try:
+        options = session_options(s, url, api_key, source.channels, endpointer)
+        sink = _make_sink(s, source.channels, status)
+        if args.record:
+            from vad_dictate.diagnostics.record import SessionRecorder
+
+            recorder = SessionRecorder(args.record, PIPELINE_RATE, source.channels, endpointer)
+        session = Session(source, options, sink, status, recorder)
+        if recorder is not None:
+            recorder.watch(session.pipeline.speaking)
+        try:
+            async with Controls(session, status, controls):
+                return await session.run()
+        finally:
+            await asyncio.to_thread(sink.close)  # typing still queued finishes first
+    finally:
+        if recorder is not None:
+            recorder.close()
+        if server is not None:
+            server.stop()
+
+
+def run_dictate(argv: Sequence[str]) -> int:
+    args = dictate_parser().parse_args(argv)
+    overrides, flags = setting_overrides(args)
+    status = make_status_view(args.quiet)
+    settings = load_settings(args.config, overrides, warn=status.message, flags=flags)
+    return asyncio.run(_dictate(args, settings, status))

@@ -1,0 +1,85 @@
+"""[deepgram] The Deepgram connection: where to, which model, and how the server shapes text."""
+
+from __future__ import annotations
+
+from vad_dictate.config.field import Field, Section, between, ws_url
+from vad_dictate.deepgram.protocol import DEFAULT_URL
+
+_OFF = " ms (0 turns it off)"
+
+HELP = (
+    "The API key is read from the environment variable DEEPGRAM_API_KEY. You may put it here "
+    'as api_key = "..." instead, but then keep this file private (chmod 600); we warn if it '
+    "is not. With no key and no url, vad-dictate runs offline with its built-in PocketSphinx "
+    "engine."
+)
+FIELDS = (
+    Field(
+        "deepgram",
+        "url",
+        DEFAULT_URL,
+        "Deepgram-compatible endpoint (ws:// or wss://). `vad-dictate serve` prints a local one.",
+        ws_url,
+        "--url",
+    ),
+    Field(
+        "deepgram",
+        "model",
+        "nova-3",
+        'Model sent to the server ("" leaves it to the server\'s default).',
+        flag="--model",
+    ),
+    Field(
+        "deepgram",
+        "language",
+        "en",
+        'Language sent to the server ("" leaves it to the server\'s default).',
+        flag="--language",
+    ),
+    Field("deepgram", "punctuate", True, "Punctuation and capitals added by the server."),
+    Field(
+        "deepgram", "smart_format", False, "Numbers, dates and the like formatted by the server."
+    ),
+    Field(
+        "deepgram",
+        "keyterms",
+        [],
+        'Terms to boost (nova-3 only), e.g. ["Dashwood", "Norland"] (the flag is repeatable).',
+        flag="--keyterm",
+    ),
+    Field(
+        "deepgram",
+        "endpointing",
+        300,
+        "Server-side endpointing: ms of silence before the server closes a segment with "
+        "speech_final (0 = off; Deepgram's own default is 10). Our VAD still decides where an "
+        "utterance ends and sends Finalize; 300 keeps the server from cutting (and punctuating) "
+        "a sentence at every breath, while still finalizing words on its own if a Finalize were "
+        "lost.",
+        between(0, 60000, _OFF),
+    ),
+    Field(
+        "deepgram",
+        "utterance_end_ms",
+        0,
+        "Ask the server for UtteranceEnd messages after this many ms without words "
+        "(0 = off; >= 1000).",
+        between(0, 60000, _OFF),
+    ),
+    Field(
+        "deepgram",
+        "ack_timeout_s",
+        2.0,
+        "Seconds to wait for the acknowledgement of a Finalize before printing what the finals "
+        "gave.",
+        between(0.2, 30, " s"),
+    ),
+    Field(
+        "deepgram",
+        "offline",
+        False,
+        "true: always use the built-in offline engine, even when an API key is set.",
+        flag="--offline",
+    ),
+)
+SECTION = Section("deepgram", HELP, FIELDS)
