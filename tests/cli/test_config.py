@@ -57,6 +57,7 @@ def test_every_key_is_declared_once_with_help_and_valid_default() -> None:
     assert len(names) == len(set(names))
     flags = [f.flag for f in FIELDS if f.flag]
     assert len(flags) == len(set(flags))
+    assert len({f.env_var for f in FIELDS}) == len(FIELDS)
     assert [s.name for s in SECTIONS] == list(dict.fromkeys(f.section for f in FIELDS))
     for f in FIELDS:
         assert f.help.strip() and f.help.rstrip().endswith((".", ")")), f.name
@@ -195,3 +196,20 @@ def test_api_key_origin_env_over_file(tmp_path: Path) -> None:
     assert (s.api_key, s.api_key_origin) == ("file-key", Origin("file", str(cfg)))
     s = load_settings(str(cfg), {}, environ={"DEEPGRAM_API_KEY": "env-key"})
     assert (s.api_key, s.api_key_origin) == ("env-key", Origin("environment", "DEEPGRAM_API_KEY"))
+
+
+def test_utf8_file_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_bytes(b"\xef\xbb\xbf[vad]\nsilence_ms = 900\n")
+    assert load_settings(str(cfg), {}, environ={}).integer("vad.silence_ms") == 900
+
+
+def test_misspelt_environment_variable_warns_and_known_ones_do_not() -> None:
+    warnings: list[str] = []
+    env = {"VAD_DICTATE_VAD_SILENSE_MS": "600", "VAD_DICTATE_VAD_ONSET_MS": "100"}
+    s = load_settings(None, {}, environ={**env, "HOME": "/nonexistent"}, warn=warnings.append)
+    assert s.integer("vad.onset_ms") == 100
+    assert warnings == [
+        "warning: VAD_DICTATE_VAD_SILENSE_MS is not a setting, so it is ignored; see "
+        "config.example.toml."
+    ]

@@ -154,3 +154,11 @@ def test_type_confusion_in_the_file_is_one_sentence(
 
 def test_endless_config_file_is_refused(tmp_path: Path) -> None:
     assert_one_sentence(run(tmp_path, "config", "--config", "/dev/zero"), "larger than 1 MB")
+
+
+def test_speed_that_is_not_a_number_is_refused(tmp_path: Path) -> None:
+    wav = write_wav(tmp_path / "s.wav", silence(0.5))
+    res = run(
+        tmp_path, "--input", str(wav), "--speed", "nan", "--url", "ws://127.0.0.1:9/v1/listen"
+    )
+    assert_one_sentence(res, "--speed is nan, but it must be 0 (no pacing) or more.")

@@ -34,7 +34,7 @@ def add_setting_flags(p: argparse.ArgumentParser) -> None:
     for f in FIELDS:
         if f.flag is None:
             continue
-        metavar = f.flag.lstrip("-").replace("-", "_").upper()
+        metavar = f.metavar or f.flag.lstrip("-").replace("-", "_").upper()
         common: dict[str, Any] = {"dest": f.name, "default": None, "help": _flag_help(f)}
         if isinstance(f.default, bool):
             p.add_argument(f.flag, action=argparse.BooleanOptionalAction, **common)

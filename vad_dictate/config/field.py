@@ -14,6 +14,7 @@ from typing import Any
 
 from vad_dictate.errors import ConfigError
 
+ENV_PREFIX = "VAD_DICTATE_"
 Value = bool | int | float | str | list[str]
 Check = Callable[[Value], str | None]  # returns the problem, or None
 
@@ -32,6 +33,7 @@ class Field:
     help: str
     check: Check = _no_check
     flag: str | None = None  # the `vad-dictate` option that sets it, e.g. "--silence-ms"
+    metavar: str | None = None  # the flag's value in --help (default: from the flag's name)
 
     @property
     def name(self) -> str:
@@ -39,7 +41,7 @@ class Field:
 
     @property
     def env_var(self) -> str:
-        return f"VAD_DICTATE_{self.section}_{self.key}".upper()
+        return f"{ENV_PREFIX}{self.section}_{self.key}".upper()
 
     @property
     def choices(self) -> tuple[str, ...]:

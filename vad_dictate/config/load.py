@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from vad_dictate import paths
-from vad_dictate.config.field import Field, Value, coerce
+from vad_dictate.config.field import ENV_PREFIX, Field, Value, coerce
 from vad_dictate.config.keys import FIELDS
 from vad_dictate.errors import ConfigError
 
@@ -98,7 +98,7 @@ def _parse_file(path: Path) -> dict[str, Any]:
             "a TOML file like config.example.toml."
         )
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        return tomllib.loads(data.decode("utf-8-sig"))  # some editors start UTF-8 with a BOM
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"Config file '{path}' is not UTF-8 text (byte {exc.start} is invalid); save it as "
@@ -131,6 +131,13 @@ def _warn_if_readable(path: Path, warn: Callable[[str], None]) -> None:
             f"warning: '{path}' holds an API key and other users can read it; "
             f"run: chmod 600 '{path}'"
         )
+
+
+def _warn_unknown_variables(environ: Mapping[str, str], warn: Callable[[str], None]) -> None:
+    """A misspelt VAD_DICTATE_ variable would otherwise be ignored without a word."""
+    known = {f.env_var for f in FIELDS}
+    for var in sorted(v for v in environ if v.startswith(ENV_PREFIX) and v not in known):
+        warn(f"warning: {var} is not a setting, so it is ignored; see config.example.toml.")
 
 
 def _said(origin: Origin) -> str:
@@ -175,6 +182,7 @@ def load_settings(
             lambda n: Origin("flag", (flags or {}).get(n) or (_BY_NAME[n].flag or "")),
         ),
     ]
+    _warn_unknown_variables(environ, warn)
     values: dict[str, Value] = {f.name: f.default for f in FIELDS}
     origins: dict[str, Origin] = {}
     for layer, origin_of in layers:

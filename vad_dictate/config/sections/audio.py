@@ -13,6 +13,7 @@ FIELDS = (
         'Input device: "" for the default, an index, or part of a device name '
         "(see `vad-dictate devices`).",
         flag="--device",
+        metavar="DEVICE",
     ),
     Field(
         "audio",

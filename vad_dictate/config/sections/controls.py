@@ -56,6 +56,7 @@ FIELDS = (
         "X11, macOS, Windows; on Wayland bind `vad-dictate finalize` to a desktop shortcut "
         'instead). pynput syntax, e.g. "<ctrl>+<alt>+d"; "" = off.',
         flag="--hotkey",
+        metavar="COMBO",
     ),
     Field(
         "controls",
@@ -63,6 +64,7 @@ FIELDS = (
         "",
         'Push-to-talk key, held while speaking, e.g. "<f9>" ("" = off). Releasing it finalizes.',
         flag="--push-to-talk",
+        metavar="KEY",
     ),
 )
 SECTION = Section("controls", HELP, FIELDS)

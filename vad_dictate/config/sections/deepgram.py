@@ -46,6 +46,7 @@ FIELDS = (
         [],
         'Terms to boost (nova-3 only), e.g. ["Dashwood", "Norland"] (the flag is repeatable).',
         flag="--keyterm",
+        metavar="TERM",
     ),
     Field(
         "deepgram",

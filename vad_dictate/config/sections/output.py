@@ -37,6 +37,7 @@ FIELDS = (
         "",
         'Append each utterance as a line to this file ("" = off), flushed at once.',
         flag="--append",
+        metavar="FILE",
     ),
 )
 SECTION = Section("output", HELP, FIELDS)
