@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -213,3 +214,31 @@ def test_misspelt_environment_variable_warns_and_known_ones_do_not() -> None:
         "warning: VAD_DICTATE_VAD_SILENSE_MS is not a setting, so it is ignored; see "
         "config.example.toml."
     ]
+
+
+@pytest.mark.parametrize("key", ["k-123\n", "  k-123", "k-123\r\n"])
+def test_whitespace_around_the_key_is_dropped(key: str) -> None:
+    s = load_settings(None, {}, environ={"DEEPGRAM_API_KEY": key, "HOME": "/nonexistent"})
+    assert s.api_key == "k-123"
+
+
+@pytest.mark.parametrize("key", ["k-123\nX-Evil: 1", "k 123", "clé-123", "k\x00123"])
+def test_a_key_no_header_can_carry_is_refused_without_echoing_it(tmp_path: Path, key: str) -> None:
+    with pytest.raises(ConfigError, match="API key in DEEPGRAM_API_KEY holds a space") as info:
+        load_settings(None, {}, environ={"DEEPGRAM_API_KEY": key, "HOME": "/nonexistent"})
+    assert "123" not in str(info.value)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[deepgram]\napi_key = {json.dumps(key)}\n")
+    cfg.chmod(0o600)
+    with pytest.raises(ConfigError, match=r"API key in deepgram.api_key in '.*' holds") as info:
+        load_settings(str(cfg), {}, environ={})
+    assert "123" not in str(info.value)
+
+
+def test_a_whole_number_where_text_is_expected_is_that_text(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[audio]\ndevice = 2\n")
+    assert load_settings(str(cfg), {}, environ={}).text("audio.device") == "2"
+    cfg.write_text("[audio]\ndevice = 2.5\n")
+    with pytest.raises(ConfigError, match=r"audio.device in .* is 2.5, but it must be a string"):
+        load_settings(str(cfg), {}, environ={})

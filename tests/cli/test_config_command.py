@@ -162,3 +162,19 @@ def test_speed_that_is_not_a_number_is_refused(tmp_path: Path) -> None:
         tmp_path, "--input", str(wav), "--speed", "nan", "--url", "ws://127.0.0.1:9/v1/listen"
     )
     assert_one_sentence(res, "--speed is nan, but it must be 0 (no pacing) or more.")
+
+
+def test_key_with_a_newline_inside_is_refused_before_connecting(tmp_path: Path) -> None:
+    # It used to reach the handshake and come back in the error message, key and all.
+    wav = write_wav(tmp_path / "s.wav", silence(0.5))
+    secret = f"{KEY}\r\nX-Injected: 1"
+    res = run(
+        tmp_path,
+        "--input",
+        str(wav),
+        "--url",
+        "ws://127.0.0.1:9/v1/listen",
+        DEEPGRAM_API_KEY=secret,
+    )
+    assert_one_sentence(res, "DEEPGRAM_API_KEY", "copy the key again")
+    assert KEY not in res.stderr + res.stdout

@@ -157,6 +157,8 @@ def coerce(field: Field, raw: Any, origin: str) -> Value:
         value = _as_float(raw)
     elif want is list:
         value = _as_strings(raw)
+    elif isinstance(raw, int) and not isinstance(raw, bool):
+        value = str(raw)  # `device = 2` in TOML means the index, as "2" would
     else:
         value = raw if isinstance(raw, str) else None
     shown = _shown(raw)

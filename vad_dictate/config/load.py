@@ -140,6 +140,33 @@ def _warn_unknown_variables(environ: Mapping[str, str], warn: Callable[[str], No
         warn(f"warning: {var} is not a setting, so it is ignored; see config.example.toml.")
 
 
+def _api_key(
+    in_file: Any, path: Path, environ: Mapping[str, str], warn: Callable[[str], None]
+) -> tuple[str | None, Origin | None]:
+    """The key (the environment's over the file's) and where it came from.
+
+    Surrounding whitespace (a newline pasted with it) is dropped; a key with any other
+    character an HTTP header cannot carry is refused, without echoing it.
+    """
+    if in_file is not None and not isinstance(in_file, str):
+        raise ConfigError(f"deepgram.api_key in '{path}' must be a string.")
+    if in_file and in_file.strip():
+        _warn_if_readable(path, warn)
+    key, origin = in_file, Origin("file", str(path))
+    if environ.get(API_KEY_VAR, "").strip():
+        key, origin = environ[API_KEY_VAR], Origin("environment", API_KEY_VAR)
+    key = (key or "").strip()
+    if not key:
+        return None, None
+    if not all(" " < c < "\x7f" for c in key):
+        where = API_KEY_VAR if origin.source == "environment" else f"deepgram.api_key in '{path}'"
+        raise ConfigError(
+            f"The API key in {where} holds a space, control or non-ASCII character, which no "
+            "API key has; copy the key again."
+        )
+    return key, origin
+
+
 def _said(origin: Origin) -> str:
     """How a message names the place a bad value came from."""
     if origin.source == "file":
@@ -163,14 +190,7 @@ def load_settings(
     """
     path = Path(config_path).expanduser() if config_path else default_config_path(environ)
     from_file = _read_file(path, explicit=config_path is not None)
-    api_key: Any = from_file.pop("deepgram.api_key", None)
-    if api_key is not None and not isinstance(api_key, str):
-        raise ConfigError(f"deepgram.api_key in '{path}' must be a string.")
-    key_origin = Origin("file", str(path)) if api_key else None
-    if api_key:
-        _warn_if_readable(path, warn)
-    if environ.get(API_KEY_VAR):
-        api_key, key_origin = environ[API_KEY_VAR], Origin("environment", API_KEY_VAR)
+    api_key, key_origin = _api_key(from_file.pop("deepgram.api_key", None), path, environ, warn)
     layers: list[tuple[Mapping[str, Any], Callable[[str], Origin]]] = [
         (from_file, lambda _n: Origin("file", str(path))),
         (
@@ -195,4 +215,4 @@ def load_settings(
             origin = origin_of(name)
             values[name] = coerce(_BY_NAME[name], raw, _said(origin))
             origins[name] = origin
-    return Settings(values, api_key or None, str(path), origins, key_origin if api_key else None)
+    return Settings(values, api_key, str(path), origins, key_origin)
