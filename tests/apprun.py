@@ -34,6 +34,7 @@ def app_env(tmp: Path, **extra: str) -> dict[str, str]:
     runtime = tmp / "run"
     runtime.mkdir(mode=0o700, exist_ok=True)
     env.update(XDG_CONFIG_HOME=str(tmp), XDG_RUNTIME_DIR=str(runtime), PYTHONPATH=str(ROOT))
+    env.update(XDG_STATE_HOME=str(tmp / "state"))  # the history file stays in the test
     env.update(extra)
     return env
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from vad_dictate.config import FIELDS, SECTIONS, Origin, load_settings
+from vad_dictate.config import FIELDS, SECTIONS, TABLES, Origin, load_settings
 from vad_dictate.config.example import render_example
 from vad_dictate.errors import ConfigError
+from vad_dictate.ui.composer import DEFAULT_COMMANDS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 REGENERATE = "regenerate it: vad-dictate config --example > config.example.toml"
@@ -19,8 +20,9 @@ REGENERATE = "regenerate it: vad-dictate config --example > config.example.toml"
 
 def test_example_documents_every_key_with_its_default() -> None:
     data = tomllib.loads(EXAMPLE.read_text())
-    flat = {f"{s}.{k}": v for s, table in data.items() for k, v in table.items()}
+    flat = {f"{s}.{k}": v for s, table in data.items() for k, v in table.items() if s not in TABLES}
     assert flat == {f.name: f.default for f in FIELDS}, REGENERATE
+    assert data["commands"] == DEFAULT_COMMANDS and data["replacements"] == {}
 
 
 def _comments_before_keys(text: str) -> dict[str, str]:
@@ -30,6 +32,8 @@ def _comments_before_keys(text: str) -> dict[str, str]:
     for line in text.splitlines():
         if line.startswith("["):
             section, comment = line.strip("[]"), []
+        elif section in TABLES:
+            continue  # free-form phrases, not keys
         elif line.startswith("# "):
             comment.append(line[2:])
         elif " = " in line:
@@ -128,6 +132,11 @@ def test_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
         ),
         ("[deepgram]\napi_key = [1]\n", "deepgram.api_key in '.*' must be a string"),
         ("[vad.sub]\nx = 1\n", "Unknown setting 'vad.sub' in '.*'"),
+        ("[commands]\n'jump' = 'leap'\n", "command 'jump' has the unknown action 'leap'; use"),
+        ("[commands]\n'x' = {insert = 3}\n", "command 'x' has the unknown action"),
+        ("[replacements]\n'' = 'x'\n", "\\[replacements\\] .* has an entry with an empty phrase"),
+        ("[replacements]\n'?!' = 'x'\n", "has an entry with an empty phrase"),
+        ("[replacements]\n'a' = 1\n", "'a' must map to a string, not 1"),
     ],
 )
 def test_bad_file_values(tmp_path: Path, text: str, message: str) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from tests.apprun import app_cmd, app_env, text_box, two_wav, wait_for, xvfb
 from vad_dictate.client.assembler import Committed, UtteranceInfo
+from vad_dictate.ui.composer import Edit, Insert
 from vad_dictate.ui.sinks import AppendTarget, UtteranceSink
 from vad_dictate.ui.typist import Command, paste_command, session_tools, type_command
 
@@ -30,12 +31,14 @@ def run_app(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 
 class Collect:
+    name = "collect"
+
     def __init__(self) -> None:
-        self.got: list[str] = []
+        self.got: list[Edit] = []
         self.closed = False
 
-    def put(self, text: str) -> None:
-        self.got.append(text)
+    def apply(self, edits: tuple[Edit, ...]) -> None:
+        self.got.extend(edits)
 
     def close(self) -> None:
         self.closed = True
@@ -52,8 +55,8 @@ def test_sink_writes_stdout_then_every_target(tmp_path: Path) -> None:
     sink.close()
     assert out.getvalue() == "Alpha bravo.\nCharlie.\n"
     assert order == [0, 13]  # the live view is cleared before each line
-    assert extra.got == ["Alpha bravo.", "Charlie."] and extra.closed
-    assert (tmp_path / "notes.txt").read_text() == "Alpha bravo.\nCharlie.\n"
+    assert extra.got == [Insert("Alpha bravo."), Insert(" Charlie.")] and extra.closed
+    assert (tmp_path / "notes.txt").read_text() == "Alpha bravo. Charlie.\n"
 
 
 def test_append_file_grows_across_sessions(server_url: str, tmp_path: Path) -> None:
@@ -63,7 +66,7 @@ def test_append_file_grows_across_sessions(server_url: str, tmp_path: Path) -> N
         done = run_app(app_env(tmp_path), *args)
         assert done.returncode == 0, done.stderr
         assert done.stdout == "Alpha bravo.\nCharlie delta echo.\n"
-    assert notes.read_text() == "Alpha bravo.\nCharlie delta echo.\n" * 2
+    assert notes.read_text() == "Alpha bravo. Charlie delta echo.\n" * 2
     bad = run_app(app_env(tmp_path), "--input", str(wav), "--append", str(tmp_path / "no/x"))
     assert bad.returncode == 2
     assert "Cannot open" in bad.stderr and "check the --append path" in bad.stderr
@@ -103,9 +106,11 @@ def test_no_tool_says_so_once_and_stdout_keeps_everything(server_url: str, tmp_p
     assert done.stdout == "Alpha bravo.\nCharlie delta echo.\n"
     assert sorted(done.stderr.splitlines()) == [  # two threads: either may speak first
         "clipboard: no clipboard tool worked (none is installed for this session); install "
-        "wl-clipboard (Wayland) or xclip (X11); utterances are still printed on stdout.",
+        "wl-clipboard (Wayland) or xclip (X11); utterances are still printed on stdout and kept in "
+        "'vad-dictate history'.",
         "type: no typing tool worked (none is installed for this session); install wtype "
-        "(Wayland), xdotool (X11) or ydotool; utterances are still printed on stdout.",
+        "(Wayland), xdotool (X11) or ydotool; utterances are still printed on stdout and kept in "
+        "'vad-dictate history'.",
     ]
 
 

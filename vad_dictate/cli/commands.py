@@ -1,5 +1,5 @@
 """Command line: ``vad-dictate [options]`` dictates; the first word may name another command
-(serve, devices, replay, config, or a control command for a running vad-dictate).
+(serve, devices, replay, config, history, or a control command for a running vad-dictate).
 
 Every expected failure ends as one sentence on stderr and the exit code of its
 :mod:`vad_dictate.errors` class; a traceback means a bug.
@@ -70,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from vad_dictate.cli.show import run_config
 
             return run_config(args[1:])
+        if args[:1] == ["history"]:
+            from vad_dictate.ui.history import run_history
+
+            return run_history(args[1:], ArgParser(prog="vad-dictate history"))
         if args and args[0] in COMMANDS:
             return _run_client(args[0], args[1:])
         from vad_dictate.cli.dictate import run_dictate

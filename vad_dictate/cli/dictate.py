@@ -14,7 +14,7 @@ from vad_dictate.config import Settings, load_settings
 from vad_dictate.deepgram import protocol as proto
 from vad_dictate.errors import ConfigError
 from vad_dictate.ui.control import ControlOptions, Controls
-from vad_dictate.ui.keys import KeyMap
+from vad_dictate.ui.keys import ACTIONS, KeyMap
 from vad_dictate.ui.sinks import StatusView, UtteranceSink
 from vad_dictate.ui.view import make_status_view
 from vad_dictate.vad.endpointer import EndpointerSettings
@@ -129,34 +129,21 @@ def session_options(
 
 
 def _make_sink(s: Settings, channels: int, status: StatusView) -> UtteranceSink:
-    """stdout plus the extra targets: --append, type, clipboard."""
-    from vad_dictate.ui.sinks import AppendTarget, TextTarget
-    from vad_dictate.ui.typist import Typist
+    """stdout plus the extra targets (--append, type, clipboard), composer and history."""
+    from vad_dictate.ui.outputs import make_sink
 
     loop = asyncio.get_running_loop()
 
     def notify(message: str) -> None:  # called from the typing thread
         loop.call_soon_threadsafe(status.message, message)
 
-    targets: list[TextTarget] = []
-    if s.text("output.append"):
-        targets.append(AppendTarget(s.text("output.append")))
-    for mode in s.strings("output.targets"):
-        targets.append(Typist(mode, s.integer("output.type_delay_ms"), notify))
-    return UtteranceSink(
-        s.text("output.format"), channels, targets=targets, before_write=status.clear
-    )
+    return make_sink(s, channels, status.message, notify, status.clear)
 
 
 def _control_options(s: Settings) -> ControlOptions:
     keymap = None
     if s.flag("controls.terminal_keys"):
-        keymap = KeyMap.build(
-            {
-                action: s.strings(f"controls.{action}_keys")
-                for action in ("finalize", "pause", "less_sensitive", "more_sensitive", "quit")
-            }
-        )
+        keymap = KeyMap.build({action: s.strings(f"controls.{action}_keys") for action in ACTIONS})
     return ControlOptions(
         keymap=keymap,
         socket=s.flag("controls.socket"),

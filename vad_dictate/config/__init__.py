@@ -15,6 +15,7 @@ from vad_dictate.config.field import Field, Section, Value
 from vad_dictate.config.keys import FIELDS, SECTIONS
 from vad_dictate.config.load import (
     API_KEY_VAR,
+    TABLES,
     Origin,
     Settings,
     default_config_path,
@@ -26,6 +27,7 @@ __all__ = [
     "API_KEY_VAR",
     "FIELDS",
     "SECTIONS",
+    "TABLES",
     "Field",
     "Origin",
     "Section",

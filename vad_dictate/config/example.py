@@ -20,6 +20,23 @@ HEADER = (
 )
 
 
+def _tables_example() -> list[str]:
+    from vad_dictate.ui.composer import DEFAULT_COMMANDS
+
+    lines = ["", "[commands]"]
+    lines += comment(
+        "Spoken commands, recognised only when an utterance is nothing but the phrase (compared "
+        'lower-case without punctuation). Actions: "new_line", "new_paragraph", "undo" (takes '
+        "back the latest utterance still in the text; say it again to go further back), or "
+        '{ insert = "text" }. Entries here are added to (or replace) these defaults.'
+    )
+    lines += [f"{toml_value(k)} = {toml_value(v)}" for k, v in DEFAULT_COMMANDS.items()]
+    lines += ['# "sign off" = { insert = "Best regards,\\nAlice" }', "", "[replacements]"]
+    lines += comment("Whole phrases (case-insensitive) replaced before output, e.g.")
+    lines += ['# "vad dictate" = "vad-dictate"']
+    return lines
+
+
 def toml_value(value: Value) -> str:
     """``value`` as a TOML literal (JSON's strings and arrays are valid TOML)."""
     if isinstance(value, bool):
@@ -44,4 +61,4 @@ def render_example() -> str:
         for f in section.fields:
             text = f"{f.help} Flag: {f.flag}." if f.flag else f.help
             lines += [*comment(text), f"{f.key} = {toml_value(f.default)}"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _tables_example()) + "\n"

@@ -12,7 +12,15 @@ until the example, the flags and the table agree. Read a value with
 from __future__ import annotations
 
 from vad_dictate.config.field import Field, Section
-from vad_dictate.config.sections import audio, controls, deepgram, output, stream, vad
+from vad_dictate.config.sections import (
+    audio,
+    controls,
+    deepgram,
+    history,
+    output,
+    stream,
+    vad,
+)
 
 # In the order config.example.toml shows them.
 SECTIONS: tuple[Section, ...] = (
@@ -22,5 +30,6 @@ SECTIONS: tuple[Section, ...] = (
     audio.SECTION,
     output.SECTION,
     controls.SECTION,
+    history.SECTION,
 )
 FIELDS: tuple[Field, ...] = tuple(f for s in SECTIONS for f in s.fields)

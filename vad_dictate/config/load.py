@@ -20,6 +20,8 @@ from vad_dictate.errors import ConfigError
 API_KEY_VAR = "DEEPGRAM_API_KEY"
 MAX_FILE_BYTES = 1 << 20  # a config file is a few kB; this stops --config /dev/zero
 _BY_NAME = {f.name: f for f in FIELDS}
+# Free-form tables: spoken command phrase -> action, and phrase -> replacement text.
+TABLES = ("commands", "replacements")
 
 Source = Literal["default", "file", "environment", "flag"]
 
@@ -44,6 +46,7 @@ class Settings:
     source: str  # where the config file came from, for messages
     origins: Mapping[str, Origin] | None = None
     api_key_origin: Origin | None = None
+    tables: Mapping[str, Mapping[str, Any]] | None = None  # see TABLES
 
     def get(self, name: str) -> Value:
         return self.values[name]
@@ -115,6 +118,9 @@ def _read_file(path: Path, explicit: bool) -> dict[str, Any]:
         return {}
     flat: dict[str, Any] = {}
     for section, table in _parse_file(path).items():
+        if section in TABLES and isinstance(table, dict):
+            flat[section] = _check_table(section, table, path)
+            continue
         if not isinstance(table, dict):
             raise ConfigError(
                 f"'{section}' in '{path}' must be a [section]; see config.example.toml."
@@ -122,6 +128,28 @@ def _read_file(path: Path, explicit: bool) -> dict[str, Any]:
         for key, value in table.items():
             flat[f"{section}.{key}"] = value
     return flat
+
+
+def _check_table(name: str, table: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """A [commands] or [replacements] table, checked entry by entry."""
+    from vad_dictate.ui.composer import normalise, parse_command
+
+    for key, value in table.items():
+        if not normalise(key):
+            raise ConfigError(
+                f"[{name}] in '{path}' has an entry with an empty phrase ({key!r} = {value!r}); "
+                "give it a phrase or remove it."
+            )
+        if name == "commands":
+            try:
+                parse_command(key, value)
+            except ValueError as exc:
+                raise ConfigError(f"In '{path}', {exc}.") from exc
+        elif not isinstance(value, str):
+            raise ConfigError(
+                f"[replacements] in '{path}': '{key}' must map to a string, not {value!r}."
+            )
+    return dict(table)
 
 
 def _warn_if_readable(path: Path, warn: Callable[[str], None]) -> None:
@@ -190,6 +218,7 @@ def load_settings(
     """
     path = Path(config_path).expanduser() if config_path else default_config_path(environ)
     from_file = _read_file(path, explicit=config_path is not None)
+    tables = {name: from_file.pop(name, {}) for name in TABLES}
     api_key, key_origin = _api_key(from_file.pop("deepgram.api_key", None), path, environ, warn)
     layers: list[tuple[Mapping[str, Any], Callable[[str], Origin]]] = [
         (from_file, lambda _n: Origin("file", str(path))),
@@ -215,4 +244,5 @@ def load_settings(
             origin = origin_of(name)
             values[name] = coerce(_BY_NAME[name], raw, _said(origin))
             origins[name] = origin
-    return Settings(values, api_key, str(path), origins, key_origin)
+    return Settings(values, api_key, str(path), origins, key_origin, tables)
+

@@ -1,6 +1,6 @@
 """The deterministic ``tone`` engine: words are harmonic tones, decoded exactly.
 
-RecognizedWord ``i`` of :data:`WORDS` is a harmonic complex tone whose fundamental is
+RecognizedWord ``i`` of :data:`ALL_WORDS` is a harmonic complex tone whose fundamental is
 ``100 + 10*i`` Hz (12 harmonics, amplitude ``0.6**k``, 30 ms raised-cosine
 ramps). webrtcvad hears these tones as speech, so tests can drive the whole
 dictation pipeline with audio whose transcript is known exactly.
@@ -39,6 +39,22 @@ WORDS = (
     "oscar",
     "papa",
 )
+# Words for dictation tests (commands, spoken punctuation, numbers), after the first sixteen
+# so random draws from WORDS never form a command.
+EXTRA_WORDS = (
+    "new",
+    "line",
+    "paragraph",
+    "scratch",
+    "that",
+    "sign",
+    "off",
+    "comma",
+    "period",
+    "twenty",
+    "one",
+)
+ALL_WORDS = WORDS + EXTRA_WORDS
 RATE = 16000
 HARMONICS = 12
 DECAY = 0.6
@@ -62,9 +78,11 @@ MIN_HARMONIC_FRACTION_SHORT = 0.8
 def fundamental(word: str) -> float:
     """Return the fundamental frequency (Hz) that encodes ``word``."""
     try:
-        return 100.0 + 10.0 * WORDS.index(word)
+        return 100.0 + 10.0 * ALL_WORDS.index(word)
     except ValueError:
-        raise ValueError(f"{word!r} is not a tone word; use one of {', '.join(WORDS)}") from None
+        raise ValueError(
+            f"{word!r} is not a tone word; use one of {', '.join(ALL_WORDS)}"
+        ) from None
 
 
 def synth_word(word: str, duration_s: float = 0.3, rate: int = RATE) -> Int16Array:
@@ -116,7 +134,7 @@ def identify(samples: Int16Array, rate: int = RATE) -> tuple[str, float] | None:
         return None
     f0 = _peak_frequency(xw, rate)
     index = round((f0 - 100.0) / 10.0)
-    if not 0 <= index < len(WORDS) or abs(f0 - (100.0 + 10.0 * index)) > FREQ_TOLERANCE:
+    if not 0 <= index < len(ALL_WORDS) or abs(f0 - (100.0 + 10.0 * index)) > FREQ_TOLERANCE:
         return None
     amplitudes = _harmonic_amplitudes(xw, f0, rate)
     if not _decays_like_a_tone(amplitudes):
@@ -127,14 +145,14 @@ def identify(samples: Int16Array, rate: int = RATE) -> tuple[str, float] | None:
     short = len(samples) < 0.1 * rate
     if fraction < (MIN_HARMONIC_FRACTION_SHORT if short else MIN_HARMONIC_FRACTION):
         return None
-    return WORDS[index], round(min(fraction, 1.0), 4)
+    return ALL_WORDS[index], round(min(fraction, 1.0), 4)
 
 
 def _peak_frequency(xw: np.ndarray, rate: int) -> float:
-    """Return the strongest frequency between 80 and 270 Hz, parabola-refined."""
+    """Return the strongest frequency between 80 and 370 Hz, parabola-refined."""
     size = max(FFT_SIZE, 1 << int(np.ceil(np.log2(len(xw)))))
     spectrum = np.abs(np.fft.rfft(xw, size))
-    lo, hi = int(80 * size / rate), int(270 * size / rate) + 1
+    lo, hi = int(80 * size / rate), int(370 * size / rate) + 1
     peak = lo + int(np.argmax(spectrum[lo:hi]))
     a, b, c = np.log(spectrum[peak - 1 : peak + 2] + 1e-12)
     denom = a - 2 * b + c

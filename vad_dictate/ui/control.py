@@ -3,7 +3,7 @@
 The control socket lives in the user's runtime directory (``$XDG_RUNTIME_DIR``, else
 a 0700 directory of this user under /tmp) and is created 0600, so only this user can
 drive the session. One request per connection: a command word and a newline in, one
-line of JSON out. ``vad-dictate finalize|pause|resume|toggle|stop|status`` are the
+line of JSON out. ``vad-dictate finalize|pause|resume|toggle|stop|status|undo`` are the
 client; binding them to a desktop shortcut is the hotkey that works on every Wayland
 compositor. SIGUSR1 forces a finalize too.
 """
@@ -29,7 +29,7 @@ from vad_dictate.ui.keys import Action, KeyMap, TerminalKeys
 from vad_dictate.ui.sinks import StatusView
 from vad_dictate.ui.view import LiveView
 
-COMMANDS = ("finalize", "pause", "resume", "toggle", "stop", "status")
+COMMANDS = ("finalize", "pause", "resume", "toggle", "stop", "status", "undo")
 SOCKET_NAME = "vad-dictate.sock"
 STATE_POLL_S = 0.1  # how often the live view re-reads the session's state
 REQUEST_TIMEOUT_S = 5.0
@@ -51,6 +51,9 @@ def apply_command(session: Session, command: str) -> dict[str, Any]:
         session.request_stop()
     elif command == "status":
         return {"ok": True, **session.snapshot()}
+    elif command == "undo":
+        retracted = session.sink.undo().retracted
+        return {"ok": True, "state": session.state(), "retracted": retracted}
     else:
         return {"ok": False, "error": f"unknown command '{command}'"}
     return {"ok": True, "state": session.state()}
@@ -95,6 +98,9 @@ def run_client(command: str) -> int:
     if command == "status":
         reply.pop("ok")
         print(json.dumps(reply))
+    elif command == "undo":
+        took = reply.get("retracted")
+        print(f"undo: took back utterance {took}" if took else "undo: nothing left to take back")
     else:
         print(f"{command}: done; state is now {reply.get('state')}")
     return 0
@@ -222,6 +228,8 @@ class Controls:
         elif action == "quit":
             self.view.info("stopping: finalizing what was said")
             s.request_stop()
+        elif action == "undo":
+            s.sink.undo()
         else:
             mode = s.adjust_sensitivity(1 if action == "less_sensitive" else -1)
             self.view.info(f"VAD aggressiveness {mode} (0 hears the most as speech, 3 the least)")

@@ -20,8 +20,15 @@ from typing import Any, Literal
 
 from vad_dictate.errors import ConfigError
 
-Action = Literal["finalize", "pause", "less_sensitive", "more_sensitive", "quit"]
-ACTIONS: tuple[Action, ...] = ("finalize", "pause", "less_sensitive", "more_sensitive", "quit")
+Action = Literal["finalize", "pause", "less_sensitive", "more_sensitive", "quit", "undo"]
+ACTIONS: tuple[Action, ...] = (
+    "finalize",
+    "pause",
+    "less_sensitive",
+    "more_sensitive",
+    "quit",
+    "undo",
+)
 KEY_NAMES = {
     "space": (" ",),
     "enter": ("\r", "\n"),  # cbreak keeps ICRNL, but a terminal may send either

@@ -1,25 +1,33 @@
 """Where finished utterances and status go: stdout carries utterances only, stderr the rest.
 
-Besides stdout, an utterance can go to extra targets (an ``--append`` file, typing into
-the focused window, the clipboard); a target never replaces stdout.
+Every utterance goes through the composer (spoken commands, replacements, joining)
+and into the history before anything is printed; then stdout gets one line per
+dictated utterance (JSONL: commands as events too) and the extra targets (an
+``--append`` file, typing into the focused window, the clipboard) get the
+composer's edits, so each holds the same document. A target never replaces stdout.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from vad_dictate.client.assembler import Committed
 from vad_dictate.errors import ConfigError
+from vad_dictate.ui.composer import Composed, Composer, Edit, Insert
+from vad_dictate.ui.history import History
 
 
 class TextTarget(Protocol):
-    """Somewhere an utterance's plain text goes besides stdout."""
+    """Somewhere the composed document goes besides stdout."""
 
-    def put(self, text: str) -> None: ...
+    name: str
+
+    def apply(self, edits: tuple[Edit, ...]) -> None: ...
 
     def close(self) -> None: ...
 
@@ -34,75 +42,144 @@ class UtteranceSink:
         stream: TextIO | None = None,
         targets: Sequence[TextTarget] = (),
         before_write: Callable[[], None] | None = None,
+        composer: Composer | None = None,
+        history: History | None = None,
+        session_id: str = "",
     ) -> None:
         self._fmt = fmt
         self._multi = channels > 1
         self._out = stream or sys.stdout
         self._targets = list(targets)
         self._before_write = before_write  # the live view clears its status line first
+        self.composer = composer or Composer()
+        self._history = history
+        self._session = session_id
         self.count = 0
 
     def write(self, item: Committed, latency_ms: float | None) -> None:
-        """Write one utterance."""
+        """Compose one utterance; record it, print it, and edit every target."""
+        composed = self.composer.utterance(item.text)
+        if composed is None:
+            return
         info = item.info
+        where = {"channel": info.channel, "trigger": info.trigger}
+        self._record(composed, item.text, where)
         if self._fmt == "jsonl":
-            record = {
-                "type": "utterance",
-                "channel": info.channel,
-                "text": item.text,
-                "start": round(info.start, 3),
-                "end": round(info.end, 3),
-                "trigger": info.trigger,
-                "latency_ms": None if latency_ms is None else round(latency_ms, 1),
-            }
+            record: dict[str, Any] = {"type": "utterance", "channel": info.channel}
+            if composed.command:
+                record = {"type": "command", "name": composed.command, "channel": info.channel}
+            record.update(
+                seq=composed.seq,
+                text=composed.text.strip(" ") if composed.command else composed.text.strip(),
+                start=round(info.start, 3),
+                end=round(info.end, 3),
+                trigger=info.trigger,
+                latency_ms=None if latency_ms is None else round(latency_ms, 1),
+            )
+            if composed.retracted is not None or composed.command == "undo":
+                record["retracted"] = composed.retracted
             if item.outcome == "late":
                 record["late"] = True
-            line = json.dumps(record, ensure_ascii=False)
-        else:
-            line = f"[ch{info.channel}] {item.text}" if self._multi else item.text
-        if self._before_write is not None:
-            self._before_write()
-        self._out.write(line + "\n")
-        self._out.flush()
-        self.count += 1
-        for target in self._targets:
-            target.put(item.text)
+            self._line(json.dumps(record, ensure_ascii=False))
+        elif not composed.command:
+            text = composed.text.strip()
+            self._line(f"[ch{info.channel}] {text}" if self._multi else text)
+        self._apply(composed)
+
+    def undo(self) -> Composed:
+        """Take back the latest utterance still in the document (``vad-dictate undo``, a key)."""
+        composed = self.composer.undo()
+        self._record(composed, "", {"trigger": "control"})
+        if self._fmt == "jsonl":
+            event = {"type": "command", "name": "undo", "retracted": composed.retracted}
+            self._line(json.dumps(event))
+        self._apply(composed)
+        return composed
 
     def status(self, record: dict[str, object]) -> None:
         """In JSONL mode, a ``{"type": "status", ...}`` line (e.g. capture overflows)."""
         if self._fmt != "jsonl":
             return  # text mode: stdout carries utterances only; stderr has the warning
-        if self._before_write is not None:
-            self._before_write()
-        self._out.write(json.dumps({"type": "status", **record}) + "\n")
-        self._out.flush()
+        self._line(json.dumps({"type": "status", **record}))
 
     def close(self) -> None:
-        """Close every extra target (waits for pending typing)."""
+        """Close every extra target (waits for pending typing), then the history."""
         for target in self._targets:
             target.close()
+        if self._history is not None:
+            self._history.close()
+
+    def _line(self, line: str) -> None:
+        if self._before_write is not None:
+            self._before_write()
+        self._out.write(line + "\n")
+        self._out.flush()
+        self.count += 1
+
+    def _apply(self, composed: Composed) -> None:
+        if composed.edits:
+            for target in self._targets:
+                target.apply(composed.edits)
+
+    def _record(self, composed: Composed, said: str, where: dict[str, Any]) -> None:
+        if self._history is None:
+            return
+        record: dict[str, Any] = {"session": self._session}
+        if composed.command == "undo":
+            record.update(type="command", name="undo", retracts=composed.retracted)
+        else:
+            kind = "command" if composed.command else "utterance"
+            record.update(type=kind, seq=composed.seq, name=composed.command or None)
+            record.update(text=composed.text.strip(" "), said=said.strip())
+        record.update(where, targets=["stdout", *(t.name for t in self._targets)])
+        self._history.record(record)
 
 
 class AppendTarget:
-    """Appends each utterance as a line to a file, flushed per line (``--append FILE``)."""
+    """Keeps the composed document in a file (``--append FILE``), flushed per edit."""
+
+    name = "append"
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
         try:
-            self._file: TextIO = self.path.open("a", encoding="utf-8")
+            self._file = self.path.open("ab")
         except OSError as exc:
             raise ConfigError(
                 f"Cannot open '{self.path}' to append utterances ({exc.strerror}); "
                 "check the --append path."
             ) from exc
+        self._wrote = False
+        self._last = b""
 
-    def put(self, text: str) -> None:
-        """Append one line and flush it."""
-        self._file.write(text + "\n")
+    def apply(self, edits: tuple[Edit, ...]) -> None:
+        """Append inserted text; erase text by cutting it off the end, if it is still there."""
+        for edit in edits:
+            data = edit.text.encode()
+            if isinstance(edit, Insert):
+                self._file.write(data)
+                self._wrote = True
+            else:
+                self._erase(data)
         self._file.flush()
+        self._last = self._tail(1)
+
+    def _erase(self, data: bytes) -> None:
+        self._file.flush()
+        if self._tail(len(data)) == data:  # nobody else wrote to the file meanwhile
+            fd = self._file.fileno()
+            os.ftruncate(fd, os.fstat(fd).st_size - len(data))
+
+    def _tail(self, n: int) -> bytes:
+        with self.path.open("rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - n))
+            return f.read()
 
     def close(self) -> None:
-        """Close the file."""
+        """End the session's text with a line break, so the next session starts a line."""
+        if self._wrote and self._last not in (b"", b"\n"):
+            self._file.write(b"\n")
         self._file.close()
 
 

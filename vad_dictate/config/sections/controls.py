@@ -46,7 +46,8 @@ FIELDS = (
         "controls",
         "socket",
         True,
-        "Listen on a control socket for `vad-dictate finalize|pause|resume|toggle|stop|status`.",
+        "Listen on a control socket for "
+        "`vad-dictate finalize|pause|resume|toggle|stop|status|undo`.",
     ),
     Field(
         "controls",
@@ -65,6 +66,14 @@ FIELDS = (
         'Push-to-talk key, held while speaking, e.g. "<f9>" ("" = off). Releasing it finalizes.',
         flag="--push-to-talk",
         metavar="KEY",
+    ),
+    Field(
+        "controls",
+        "undo_keys",
+        ["u"],
+        'Take back the latest dictated utterance, like saying "scratch that" (also: '
+        "`vad-dictate undo`).",
+        key_names,
     ),
 )
 SECTION = Section("controls", HELP, FIELDS)

@@ -20,7 +20,7 @@ FIELDS = (
         [],
         'Also send each utterance to: "type" (typed into the focused window with wtype, ydotool, '
         'dotool or xdotool) and/or "clipboard" (pasted with Ctrl+V through the clipboard, whose '
-        "previous text is put back). stdout always gets every utterance too (set with --output "
+        "previous text is put back unless you copied something else meanwhile). stdout always gets every utterance too (set with --output "
         "too).",
         each_of("type", "clipboard"),
     ),
@@ -35,7 +35,8 @@ FIELDS = (
         "output",
         "append",
         "",
-        'Append each utterance as a line to this file ("" = off), flushed at once.',
+        "Append the session's text to this file, as typed (joined, spoken commands applied; "
+        '"" = off), flushed per utterance.',
         flag="--append",
         metavar="FILE",
     ),
