@@ -84,7 +84,16 @@ def test_five_utterances_print_five_lines_in_order(server_url: str, tmp_path: Pa
     assert starts == sorted(starts) and starts[0] == pytest.approx(0.5, abs=0.1)
     assert all(line["end"] > line["start"] for line in lines)
     assert all(isinstance(line["latency_ms"], float) for line in lines)
-    assert list(lines[0]) == ["type", "channel", "text", "start", "end", "trigger", "latency_ms"]
+    assert list(lines[0]) == [
+        "type",
+        "channel",
+        "text",
+        "start",
+        "end",
+        "trigger",
+        "latency_ms",
+        "seq",
+    ]
 
 
 def test_text_output_paced_in_real_time(server_url: str, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.apprun import app_cmd, app_env, text_box, wait_for, xvfb
+from tests.apprun import ANSI, app_cmd, app_env, in_shell, text_box, tmux_pane, wait_for, xvfb
 from tests.wavs import utterances, write_wav
 from vad_dictate.ui import typist
 from vad_dictate.ui.composer import Insert
@@ -236,3 +236,20 @@ def test_text_the_user_copied_meanwhile_wins(
         paster.close()
         after = subprocess.run([*clip, "-o"], env=xenv, capture_output=True, check=True)
         assert after.stdout == b"theirs"
+
+
+def test_undo_key_in_the_terminal(server_url: str, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    groups = [["alpha"], ["bravo"], ["charlie"]]
+    wav = write_wav(tmp_path / "three.wav", utterances(groups, pause=4.0, lead=0.3, tail=1.0))
+    argv = app_cmd("--input", str(wav), "--url", server_url, "--append", str(notes))
+    with tmux_pane(tmp_path, app_env(tmp_path)) as pane:
+        pane.start(in_shell(argv, 'echo "EXIT=$?"'))
+
+        def printed() -> list[str]:
+            return [line.strip() for line in ANSI.sub("", pane.screen()).splitlines()]
+
+        assert wait_for(lambda: "Bravo." in printed()), pane.screen()  # a line, not interim text
+        pane.keys("u")
+        assert wait_for(lambda: "EXIT=0" in pane.screen(), timeout=30), pane.screen()
+    assert notes.read_text() == "Alpha. Charlie.\n"

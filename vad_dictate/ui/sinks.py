@@ -69,12 +69,12 @@ class UtteranceSink:
             if composed.command:
                 record = {"type": "command", "name": composed.command, "channel": info.channel}
             record.update(
-                seq=composed.seq,
                 text=composed.text.strip(" ") if composed.command else composed.text.strip(),
                 start=round(info.start, 3),
                 end=round(info.end, 3),
                 trigger=info.trigger,
                 latency_ms=None if latency_ms is None else round(latency_ms, 1),
+                seq=composed.seq,
             )
             if composed.retracted is not None or composed.command == "undo":
                 record["retracted"] = composed.retracted
