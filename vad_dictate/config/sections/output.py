@@ -20,8 +20,8 @@ FIELDS = (
         [],
         'Also send each utterance to: "type" (typed into the focused window with wtype, ydotool, '
         'dotool or xdotool) and/or "clipboard" (pasted with Ctrl+V through the clipboard, whose '
-        "previous text is put back unless you copied something else meanwhile). stdout always gets every utterance too (set with --output "
-        "too).",
+        "previous text is put back unless you copied something else meanwhile). stdout always "
+        "gets every utterance too (set with --output too).",
         each_of("type", "clipboard"),
     ),
     Field(
