@@ -245,4 +245,3 @@ def load_settings(
             values[name] = coerce(_BY_NAME[name], raw, _said(origin))
             origins[name] = origin
     return Settings(values, api_key, str(path), origins, key_origin, tables)
-
