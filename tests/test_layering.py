@@ -23,6 +23,8 @@ PURE = (
     "client/assembler.py",
     "server/session.py",
     "server/channel.py",
+    "server/textform.py",
+    "ui/composer.py",
     "audio/block.py",
     "audio/resample.py",
     "engines/base.py",

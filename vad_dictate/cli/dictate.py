@@ -48,6 +48,8 @@ def _endpointer_settings(s: Settings) -> EndpointerSettings:
 def _connect_options(s: Settings, channels: int) -> proto.ConnectOptions:
     endpointing = s.integer("deepgram.endpointing")
     utterance_end = s.integer("deepgram.utterance_end_ms")
+    language = s.text("deepgram.language").lower()
+    english = language in ("", "en") or language.startswith("en-")  # dictation is English only
     return proto.ConnectOptions(
         sample_rate=PIPELINE_RATE,
         channels=channels,
@@ -58,6 +60,11 @@ def _connect_options(s: Settings, channels: int) -> proto.ConnectOptions:
         endpointing=endpointing if endpointing > 0 else False,
         utterance_end_ms=utterance_end or None,
         keyterms=tuple(s.strings("deepgram.keyterms")),
+        dictation=s.flag("deepgram.dictation") and english and s.flag("deepgram.punctuate"),
+        numerals=s.flag("deepgram.numerals"),
+        filler_words=s.flag("deepgram.filler_words"),
+        redact=tuple(s.strings("deepgram.redact")),
+        mip_opt_out=s.flag("deepgram.mip_opt_out"),
     )
 
 

@@ -40,6 +40,11 @@ class ConnectOptions:
     utterance_end_ms: int | None = None
     vad_events: bool = False
     keyterms: tuple[str, ...] = ()
+    dictation: bool = False
+    numerals: bool = False
+    filler_words: bool = False
+    redact: tuple[str, ...] = ()
+    mip_opt_out: bool = False
     extra: tuple[tuple[str, str], ...] = field(default=())
 
 
@@ -64,6 +69,10 @@ def query_params(opts: ConnectOptions) -> list[tuple[str, str]]:
     params.append(("punctuate", _bool(opts.punctuate)))
     if opts.smart_format:
         params.append(("smart_format", "true"))
+    for name in ("dictation", "numerals", "filler_words", "mip_opt_out"):
+        if getattr(opts, name):
+            params.append((name, "true"))
+    params.extend(("redact", what) for what in opts.redact)
     if opts.endpointing is not None:
         value = "false" if opts.endpointing is False else str(int(opts.endpointing))
         params.append(("endpointing", value))

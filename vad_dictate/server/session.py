@@ -10,6 +10,7 @@ the audio itself: every channel's clock counts the samples received on it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -24,6 +25,7 @@ import numpy as np
 from vad_dictate import __version__
 from vad_dictate.engines.base import Engine, RecognizedWord
 from vad_dictate.server.channel import ChannelStream, Segment, StreamEvent, UttEnd, VoiceOnset
+from vad_dictate.server.textform import shape
 
 NET0001 = (
     "Deepgram did not receive audio data or a text message within the timeout window. "
@@ -33,7 +35,15 @@ DATA0000 = "DATA-0000"
 UNSUPPORTED_ENCODINGS = frozenset(
     {"flac", "mulaw", "alaw", "amr-nb", "amr-wb", "opus", "ogg-opus", "speex", "g729", "linear32"}
 )
-BOOLEAN_PARAMS = ("multichannel", "interim_results", "vad_events", "punctuate", "smart_format")
+BOOLEAN_PARAMS = (
+    "multichannel",
+    "interim_results",
+    "vad_events",
+    "punctuate",
+    "smart_format",
+    "dictation",
+    "numerals",
+)
 MAX_CHANNELS = 32
 MAX_WAV_HEADER = 1 << 16
 
@@ -55,6 +65,8 @@ class StreamParams:
     utterance_end_ms: int | None = None
     vad_events: bool = False
     punctuate: bool = False  # punctuate or smart_format
+    dictation: bool = False  # spoken punctuation -> marks (with punctuate, as Deepgram)
+    numerals: bool = False  # number words -> digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +159,8 @@ def parse_params(query: str) -> StreamParams:
         utterance_end_ms=utterance_end,
         vad_events=flags.get("vad_events", False),
         punctuate=flags.get("punctuate", False) or flags.get("smart_format", False),
+        dictation=flags.get("dictation", False),
+        numerals=flags.get("numerals", False),
     )
 
 
@@ -368,6 +382,9 @@ class ServerSession:
         for name in ("punctuate", "smart_format"):
             if isinstance(features.get(name), bool):
                 self.params = _with_punctuate(self.params, features[name])
+        for name in ("dictation", "numerals"):
+            if isinstance(features.get(name), bool):
+                self.params = dataclasses.replace(self.params, **{name: features[name]})
         return [_dumps({"type": "ConfigureSuccess", "request_id": self.request_id, "keyterms": []})]
 
     # -- messages ----------------------------------------------------------------------------
@@ -396,11 +413,13 @@ class ServerSession:
         return out
 
     def _results(self, pair: list[int], seg: Segment) -> dict[str, Any]:
-        words = [_word(w) for w in seg.words]
+        p = self.params
+        said = shape(seg.words, dictation=p.dictation and p.punctuate, numerals=p.numerals)
+        words = [_word(w) for w in said]
         if self.params.punctuate:
-            _punctuate(words, seg.words, final=seg.is_final)
+            _punctuate(words, said, final=seg.is_final)
         key = "punctuated_word" if self.params.punctuate else "word"
-        confidence = min((w.confidence for w in seg.words), default=0.0)
+        confidence = min((w.confidence for w in said), default=0.0)
         alternative = {
             "transcript": " ".join(str(w[key]) for w in words),
             "confidence": _t(confidence),
@@ -456,7 +475,8 @@ def _punctuate(out: list[dict[str, Any]], words: Sequence[RecognizedWord], *, fi
     """Capitalise the segment's first word; a final segment ends with a period."""
     for i, (d, w) in enumerate(zip(out, words, strict=True)):
         text = w.text[:1].upper() + w.text[1:] if i == 0 else w.text
-        d["punctuated_word"] = text + "." if final and i == len(words) - 1 else text
+        ends = final and i == len(words) - 1 and text[-1:] not in ".?!"  # "period" said it
+        d["punctuated_word"] = text + "." if ends else text
 
 
 def _t(x: float) -> float:

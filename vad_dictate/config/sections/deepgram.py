@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vad_dictate.config.field import Field, Section, between, ws_url
+from vad_dictate.config.field import Field, Section, between, each_of, ws_url
 from vad_dictate.deepgram.protocol import DEFAULT_URL
 
 _OFF = " ms (0 turns it off)"
@@ -38,7 +38,50 @@ FIELDS = (
     ),
     Field("deepgram", "punctuate", True, "Punctuation and capitals added by the server."),
     Field(
-        "deepgram", "smart_format", False, "Numbers, dates and the like formatted by the server."
+        "deepgram",
+        "smart_format",
+        False,
+        "Numbers, dates and the like formatted by the server.",
+        flag="--smart-format",
+    ),
+    Field(
+        "deepgram",
+        "dictation",
+        True,
+        'Spoken punctuation becomes the mark ("comma" -> ","); sent only for English, with '
+        "punctuate. The offline engines honour it too.",
+        flag="--dictation",
+    ),
+    Field(
+        "deepgram",
+        "numerals",
+        False,
+        'Number words become digits ("twenty one" -> "21"). The offline engines honour it too.',
+        flag="--numerals",
+    ),
+    Field(
+        "deepgram",
+        "filler_words",
+        False,
+        'Keep filler words such as "uh" and "um" in the transcript.',
+        flag="--filler-words",
+    ),
+    Field(
+        "deepgram",
+        "redact",
+        [],
+        'Redact these from the transcript: any of "pci", "pii", "numbers", "ssn" (the flag is '
+        "repeatable).",
+        each_of("pci", "pii", "numbers", "ssn"),
+        flag="--redact",
+        metavar="WHAT",
+    ),
+    Field(
+        "deepgram",
+        "mip_opt_out",
+        False,
+        "Opt out of Deepgram's Model Improvement Program (audio is not kept to train models).",
+        flag="--mip-opt-out",
     ),
     Field(
         "deepgram",
