@@ -7,7 +7,8 @@ and exits with ``exc.exit_code``, never a traceback.
 
 Exit codes: 0 success; 2 usage, configuration or input-file error; 3 the
 server rejected the credentials or permissions; 4 no usable audio device;
-5 the server could not be reached.
+5 the server could not be reached; 6 another vad-dictate already listens to the
+microphone.
 """
 
 from __future__ import annotations
@@ -58,3 +59,9 @@ class TransportError(VadDictateError):
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class AlreadyRunning(VadDictateError):
+    """Another vad-dictate session already listens to the microphone."""
+
+    exit_code = 6

@@ -3,9 +3,11 @@
 The control socket lives in the user's runtime directory (``$XDG_RUNTIME_DIR``, else
 a 0700 directory of this user under /tmp) and is created 0600, so only this user can
 drive the session. One request per connection: a command word and a newline in, one
-line of JSON out. ``vad-dictate finalize|pause|resume|toggle|stop|status|undo`` are the
-client; binding them to a desktop shortcut is the hotkey that works on every Wayland
-compositor. SIGUSR1 forces a finalize too.
+line of JSON out, except ``subscribe``: one JSON line now and one per state change
+until either side closes (``vad-dictate status --follow``). ``vad-dictate
+finalize|pause|resume|toggle|stop|status|undo`` are the client; binding them to a desktop
+shortcut is the hotkey that works on every Wayland compositor. SIGUSR1 forces a
+finalize too.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import json
 import os
 import signal
 import socket
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +27,8 @@ from typing import Any
 from vad_dictate.client.session import Session, install_signal_handlers
 from vad_dictate.errors import VadDictateError
 from vad_dictate.paths import runtime_dir
+from vad_dictate.ui.desktop import DesktopView
+from vad_dictate.ui.feed import FeedRecord, render
 from vad_dictate.ui.keys import Action, KeyMap, TerminalKeys
 from vad_dictate.ui.sinks import StatusView
 from vad_dictate.ui.view import LiveView
@@ -109,14 +113,18 @@ def run_client(command: str) -> int:
 class ControlServer:
     """The Unix socket server of a running session."""
 
-    def __init__(self, session: Session, path: Path) -> None:
-        self.session, self.path = session, path
+    def __init__(self, session: Session, path: Path, feed: DesktopView | None = None) -> None:
+        self.session, self.path, self.feed = session, path, feed
         self._server: asyncio.Server | None = None
         self._inode = 0
 
-    async def start(self) -> str | None:
-        """Listen; return a message if another instance already holds the socket."""
-        if self._in_use():
+    async def start(self, take_over: bool = False) -> str | None:
+        """Listen; return a message if another instance already holds the socket.
+
+        ``take_over``: the microphone session (it holds the instance lock) takes the
+        socket from a file transcription that got there first.
+        """
+        if not take_over and self._in_use():
             return (
                 f"control: another vad-dictate is already listening on '{self.path}'; "
                 "commands like 'vad-dictate finalize' go to that one."
@@ -144,7 +152,12 @@ class ControlServer:
         try:
             line = await asyncio.wait_for(reader.readline(), REQUEST_TIMEOUT_S)
             command = line.decode("utf-8", "replace").strip().lower()
+            if command == "subscribe":
+                await self._stream(reader, writer)
+                return
             reply = apply_command(self.session, command)
+            if self.feed is not None and command in ("pause", "resume", "toggle"):
+                self.feed.event("paused" if self.session.paused else "resumed")
             writer.write(json.dumps(reply).encode() + b"\n")
             await writer.drain()
         except (TimeoutError, OSError, ValueError):
@@ -153,6 +166,24 @@ class ControlServer:
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
+
+    async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A subscription: the current state now, then one line per change until the end."""
+        queue = self.feed.subscribe() if self.feed is not None else None
+        if queue is None:
+            error = "this session has no status feed" if self.feed is None else "too many"
+            writer.write(json.dumps({"ok": False, "error": error}).encode() + b"\n")
+            await writer.drain()
+            return
+        gone = asyncio.ensure_future(_until_eof(reader))
+        try:
+            while (record := await _first(queue.get(), gone)) is not None:
+                writer.write(render(record, "json").encode() + b"\n")
+                await writer.drain()
+        finally:
+            gone.cancel()
+            assert self.feed is not None
+            self.feed.unsubscribe(queue)
 
     async def stop(self) -> None:
         """Stop listening and remove the socket (if it is still ours)."""
@@ -167,6 +198,25 @@ class ControlServer:
                 self.path.unlink()
 
 
+async def _until_eof(reader: asyncio.StreamReader) -> None:
+    """Returns when the subscriber hangs up (what it sends meanwhile is ignored)."""
+    while await reader.read(4096):
+        pass
+
+
+async def _first(
+    item: Awaitable[FeedRecord | None], gone: asyncio.Future[None]
+) -> FeedRecord | None:
+    """The queue's next item, or None once the peer has gone."""
+    get = asyncio.ensure_future(item)
+    waiters: set[asyncio.Future[Any]] = {get, gone}
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    if not get.done():
+        get.cancel()
+        return None
+    return get.result()
+
+
 @dataclass(frozen=True, slots=True)
 class ControlOptions:
     """Which controls a session gets."""
@@ -175,6 +225,7 @@ class ControlOptions:
     socket: bool = True
     hotkey: str = ""  # pynput combination, e.g. "<ctrl>+<alt>+d"
     push_to_talk: str = ""  # pynput key held to talk, e.g. "<f9>"
+    microphone: bool = False  # the session holds the instance lock: the socket is its own
 
 
 class Controls:
@@ -189,6 +240,10 @@ class Controls:
         self._signals: list[signal.Signals] = []
 
     async def __aenter__(self) -> Controls:
+        feed = self.feed
+        if feed is not None:
+            feed.bind(self.session.state)
+            await feed.start()
         self._install_signals()
         if self.options.socket:
             await self._start_socket()
@@ -198,8 +253,14 @@ class Controls:
                 self.keys = keys
         if self.options.hotkey or self.options.push_to_talk:
             self._start_hotkey()
-        self._poller = asyncio.create_task(self._poll_state())
+        if feed is None:  # a DesktopView tells the view of changes itself, as they happen
+            self._poller = asyncio.create_task(self._poll_state())
         return self
+
+    @property
+    def feed(self) -> DesktopView | None:
+        """The desktop side of the view, when the session has one."""
+        return self.view if isinstance(self.view, DesktopView) else None
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -211,6 +272,8 @@ class Controls:
             self.hotkey.stop()
         if self.keys is not None:
             self.keys.stop()
+        if self.feed is not None:  # subscribers hear why before the socket goes
+            await self.feed.finish(exc)
         if self.server is not None:
             await self.server.stop()
         loop = asyncio.get_running_loop()
@@ -236,8 +299,8 @@ class Controls:
 
     async def _start_socket(self) -> None:
         try:
-            server = ControlServer(self.session, socket_path())
-            busy = await server.start()
+            server = ControlServer(self.session, socket_path(), self.feed)
+            busy = await server.start(take_over=self.options.microphone)
         except (OSError, VadDictateError) as exc:
             self.view.message(
                 f"control: no control socket ({exc}); terminal keys and signals still work."
@@ -245,7 +308,7 @@ class Controls:
             return
         if busy is None:
             self.server = server
-        elif isinstance(self.view, LiveView):
+        elif isinstance(getattr(self.view, "inner", self.view), LiveView):
             # Only a person at a terminal needs to know; scripts running several
             # instances (a batch of files) keep their stderr for real problems.
             self.view.message(busy)
