@@ -44,6 +44,28 @@ def _run_client(command: str, argv: Sequence[str]) -> int:
     return run_client(command)
 
 
+def _run_status(argv: Sequence[str]) -> int:
+    from vad_dictate.ui.follow import add_status_arguments, run_status
+
+    parser = ArgParser(
+        prog="vad-dictate status",
+        description="Show what the running vad-dictate is doing; --follow for status bars.",
+    )
+    add_status_arguments(parser)
+    return run_status(parser.parse_args(argv))
+
+
+def _run_service(argv: Sequence[str]) -> int:
+    from vad_dictate.ui.service import add_service_arguments, run_service
+
+    parser = ArgParser(
+        prog="vad-dictate service",
+        description="Run vad-dictate at login (paused) as a systemd user service.",
+    )
+    add_service_arguments(parser)
+    return run_service(parser.parse_args(argv))
+
+
 def _run_serve(argv: Sequence[str]) -> int:
     from vad_dictate.server.serve import add_serve_arguments, run_serve
 
@@ -66,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from vad_dictate.cli.replay import run_replay
 
             return run_replay(args[1:])
+        if args[:1] == ["status"]:
+            return _run_status(args[1:])
+        if args[:1] == ["service"]:
+            return _run_service(args[1:])
         if args[:1] == ["config"]:
             from vad_dictate.cli.show import run_config
 

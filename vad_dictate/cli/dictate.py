@@ -14,6 +14,7 @@ from vad_dictate.config import Settings, load_settings
 from vad_dictate.deepgram import protocol as proto
 from vad_dictate.errors import ConfigError
 from vad_dictate.ui.control import ControlOptions, Controls
+from vad_dictate.ui.desktop import DesktopOptions, DesktopView, wants_notifications
 from vad_dictate.ui.keys import ACTIONS, KeyMap
 from vad_dictate.ui.sinks import StatusView, UtteranceSink
 from vad_dictate.ui.view import make_status_view
@@ -143,11 +144,13 @@ def _make_sink(s: Settings, channels: int, status: StatusView) -> UtteranceSink:
 
     def notify(message: str) -> None:  # called from the typing thread
         loop.call_soon_threadsafe(status.message, message)
+        if isinstance(status, DesktopView):
+            loop.call_soon_threadsafe(status.event, "typing_failed", message)
 
     return make_sink(s, channels, status.message, notify, status.clear)
 
 
-def _control_options(s: Settings) -> ControlOptions:
+def _control_options(s: Settings, microphone: bool) -> ControlOptions:
     keymap = None
     if s.flag("controls.terminal_keys"):
         keymap = KeyMap.build({action: s.strings(f"controls.{action}_keys") for action in ACTIONS})
@@ -156,14 +159,21 @@ def _control_options(s: Settings) -> ControlOptions:
         socket=s.flag("controls.socket"),
         hotkey=s.text("controls.hotkey"),
         push_to_talk=s.text("controls.push_to_talk"),
+        microphone=microphone,
     )
 
 
 async def _dictate(args: argparse.Namespace, s: Settings, status: StatusView) -> int:
     endpointer = _endpointer_settings(s)
-    controls = _control_options(s)
+    controls = _control_options(s, microphone=not args.input)
     source = _open_source(args, s, status)
     url, api_key, server = _server_for(s, status)
+    desktop = DesktopOptions(
+        engine="offline" if server is not None else "deepgram",
+        notify=wants_notifications(s.flag("ui.notify")),
+        sounds=s.flag("ui.sounds"),
+    )
+    status = DesktopView(status, desktop)
     recorder = None
     try:
         options = session_options(s, url, api_key, source.channels, endpointer)
@@ -192,4 +202,15 @@ def run_dictate(argv: Sequence[str]) -> int:
     overrides, flags = setting_overrides(args)
     status = make_status_view(args.quiet)
     settings = load_settings(args.config, overrides, warn=status.message, flags=flags)
-    return asyncio.run(_dictate(args, settings, status))
+    lock = None
+    if not args.input:  # one session per microphone; file transcriptions run alongside
+        from vad_dictate.paths import runtime_dir
+        from vad_dictate.ui.instance import InstanceLock
+
+        lock = InstanceLock(runtime_dir())
+        lock.acquire()
+    try:
+        return asyncio.run(_dictate(args, settings, status))
+    finally:
+        if lock is not None:
+            lock.release()

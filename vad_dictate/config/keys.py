@@ -19,6 +19,7 @@ from vad_dictate.config.sections import (
     history,
     output,
     stream,
+    ui,
     vad,
 )
 
@@ -31,5 +32,6 @@ SECTIONS: tuple[Section, ...] = (
     output.SECTION,
     controls.SECTION,
     history.SECTION,
+    ui.SECTION,
 )
 FIELDS: tuple[Field, ...] = tuple(f for s in SECTIONS for f in s.fields)

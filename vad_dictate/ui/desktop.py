@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,15 @@ CONNECTED = ("listening", "speech", "finalizing")
 SUBSCRIBERS_MAX = 32
 SUBSCRIBER_QUEUE = 64  # records a subscriber may lag behind before it is dropped
 FINISH_WAIT_S = 1.0
+
+
+def wants_notifications(enabled: bool, environ: Mapping[str, str] = os.environ) -> bool:
+    """``ui.notify``, on a desktop: a session bus or a display says there is one.
+
+    Elsewhere (ssh, CI, a container) there is nobody to notify and no warning is due.
+    """
+    desktop = ("DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY")
+    return enabled and any(environ.get(var) for var in desktop)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +84,8 @@ class DesktopView(StatusView):
         if isinstance(error, VadDictateError):
             self._final = self.record("error", str(error))
             if self.notifier is not None:
-                self.notifier.event("gave_up", f"{error} (exit code {error.exit_code})")
+                reason = str(error).rstrip(".")
+                self.notifier.event("gave_up", f"{reason} (exit code {error.exit_code})")
         else:
             self._final = self.record("stopped")
         for queue in list(self._subscribers):

@@ -1,0 +1,121 @@
+"""Desktop notifications from a running session, on a real session bus (dbus-daemon)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from tests.apprun import app_cmd, app_env, wait_for
+from tests.dbusbus import session_bus
+from tests.faultproxy import Fault, FaultProxy
+from tests.wavs import utterances, write_wav
+
+LOST, BACK = "Dictation: connection lost", "Dictation: connection back"
+GROUPS = [["alpha", "bravo"], ["charlie", "delta"], ["echo", "foxtrot"], ["golf", "hotel"]]
+
+
+def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        app_cmd(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def client(env: dict[str, str], command: str) -> None:
+    done = subprocess.run(app_cmd(command), env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+
+
+def test_storm_pause_and_resume_in_order_without_duplicates(
+    server_url: str, tmp_path: Path
+) -> None:
+    wav = write_wav(tmp_path / "four.wav", utterances(GROUPS, pause=1.5, tail=6.0))
+    storm = [Fault(at, "close1011") for at in (8, 16, 24, 32, 40)]
+    with session_bus(tmp_path) as bus, FaultProxy(server_url, storm) as proxy:
+        env = app_env(tmp_path, DBUS_SESSION_BUS_ADDRESS=bus.address)
+        app = start(env, "--input", str(wav), "--url", proxy.url, "--output", "jsonl")
+        try:
+            assert wait_for(lambda: proxy.connections >= 6, timeout=40), proxy.fired
+            assert wait_for(lambda: BACK in bus.summaries(), timeout=20), bus.calls()
+            client(env, "pause")
+            assert wait_for(lambda: bus.summaries()[-1:] == ["Dictation paused"])
+            client(env, "toggle")
+            assert wait_for(lambda: bus.summaries()[-1:] == ["Dictation resumed"])
+            client(env, "stop")
+            out, err = app.communicate(timeout=60)
+        finally:
+            app.kill()
+            app.wait()
+        calls = bus.calls()
+    assert app.returncode == 0, err
+    assert [c["summary"] for c in calls] == [LOST, BACK, "Dictation paused", "Dictation resumed"]
+    assert calls[0]["replaces_id"] == 0
+    assert all(c["replaces_id"] == calls[0]["id"] for c in calls[1:])  # one bubble, updated
+    assert {c["app"] for c in calls} == {"vad-dictate"}
+    assert [c["urgency"] for c in calls] == [1, 1, 0, 0]
+    words = " ".join(json.loads(line)["text"] for line in out.splitlines()).lower()
+    assert words.startswith("alpha bravo")  # the storm lost nothing of the first
+    assert err.count("notifications:") == 0
+
+
+def test_giving_up_says_why(server_url: str, tmp_path: Path) -> None:
+    wav = write_wav(tmp_path / "four.wav", utterances(GROUPS, pause=1.5, tail=1.5))
+    outage = [Fault(10, "refuse", refuse=1000)]
+    with session_bus(tmp_path) as bus, FaultProxy(server_url, outage):
+        proxy_env = {"VAD_DICTATE_STREAM_RECONNECT_GIVE_UP_S": "2"}
+        env = app_env(tmp_path, DBUS_SESSION_BUS_ADDRESS=bus.address, **proxy_env)
+        with FaultProxy(server_url, outage) as proxy:
+            done = subprocess.run(
+                app_cmd("--input", str(wav), "--url", proxy.url, "--speed", "2"),
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=90,
+            )
+        calls = bus.calls()
+    assert done.returncode == 5, done.stderr
+    assert [c["summary"] for c in calls] == [LOST, "Dictation stopped"]
+    reason = done.stderr.strip().splitlines()[-1].removeprefix("vad-dictate: ")
+    assert calls[1]["body"] == f"{reason.rstrip('.')} (exit code 5)."
+    assert calls[1]["urgency"] == 2
+
+
+def test_no_session_bus_turns_notifications_off_with_one_warning(
+    server_url: str, tmp_path: Path
+) -> None:
+    wav = write_wav(tmp_path / "one.wav", utterances(GROUPS[:1], tail=1.2))
+    # A desktop session (a display) whose bus is gone.
+    env = app_env(tmp_path, DISPLAY=":99", DBUS_SESSION_BUS_ADDRESS=f"unix:path={tmp_path}/gone")
+    done = subprocess.run(
+        app_cmd("--input", str(wav), "--url", server_url, "--speed", "0"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and done.stdout == "Alpha bravo.\n"
+    assert done.stderr == (
+        "notifications: no session bus ([Errno 2] No such file or directory); desktop "
+        "notifications are off (ui.notify).\n"
+    )
+
+
+def test_notify_false_sends_nothing(server_url: str, tmp_path: Path) -> None:
+    wav = write_wav(tmp_path / "four.wav", utterances(GROUPS, pause=1.5, tail=1.5))
+    with session_bus(tmp_path) as bus:
+        env = app_env(tmp_path, DBUS_SESSION_BUS_ADDRESS=bus.address, VAD_DICTATE_UI_NOTIFY="false")
+        app = start(env, "--input", str(wav), "--url", server_url)
+        try:
+            assert wait_for(lambda: client_ok(env, "pause"), timeout=30)
+            client(env, "resume")
+            _out, err = app.communicate(timeout=60)
+        finally:
+            app.kill()
+            app.wait()
+        assert bus.calls() == []
+    assert app.returncode == 0 and err == ""
+
+
+def client_ok(env: dict[str, str], command: str) -> bool:
+    done = subprocess.run(app_cmd(command), env=env, capture_output=True, text=True, timeout=30)
+    return done.returncode == 0
