@@ -28,6 +28,8 @@ PURE = (
     "audio/block.py",
     "audio/resample.py",
     "engines/base.py",
+    "ui/feed.py",
+    "ui/notices.py",
 )
 IO_MODULES = frozenset(
     {
