@@ -151,7 +151,7 @@ def test_waybar_feed_across_pause_resume_finalize_and_reconnect(
             app.wait()
         assert proxy.connections == 2
     assert app.returncode == 0, err
-    assert wait_for(lambda: follower.alts()[-1:] == ["stopped"])
+    assert wait_for(lambda: follower.alts()[-1:] == ["stopped"], timeout=30), follower.alts()
     assert follower.stop() == ""
     alts = follower.alts()
     assert alts[0] == "stopped"  # before the session started
@@ -169,5 +169,4 @@ def test_waybar_feed_across_pause_resume_finalize_and_reconnect(
         assert line["class"] == [line["alt"]]  # the tone server is not the offline engine
     pid = app.pid
     assert all(f"pid {pid}" in line["tooltip"] for line in follower.lines[1:])
-    texts = [json.loads(line)["text"] for line in out.splitlines()]
-    assert texts[0] == "Alpha bravo." and texts[-1] == "Golf hotel."  # before and after it all
+    assert json.loads(out.splitlines()[0])["text"] == "Alpha bravo."  # replayed, once
