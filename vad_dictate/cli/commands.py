@@ -90,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_replay(args[1:])
         if args[:1] == ["status"]:
             return _run_status(args[1:])
+        if args[:1] == ["service"]:
+            return _run_service(args[1:])
         if args[:1] == ["config"]:
             from vad_dictate.cli.show import run_config
 

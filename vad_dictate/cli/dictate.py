@@ -160,6 +160,7 @@ def _control_options(s: Settings, microphone: bool) -> ControlOptions:
         hotkey=s.text("controls.hotkey"),
         push_to_talk=s.text("controls.push_to_talk"),
         microphone=microphone,
+        start_paused=s.flag("controls.start_paused"),
     )
 
 

@@ -69,6 +69,14 @@ FIELDS = (
     ),
     Field(
         "controls",
+        "start_paused",
+        False,
+        "Start paused: the microphone is captured (level meter, pre-roll) but nothing is sent, "
+        "and no connection is opened, until `vad-dictate toggle`/`resume` or a key resumes.",
+        flag="--paused",
+    ),
+    Field(
+        "controls",
         "undo_keys",
         ["u"],
         'Take back the latest dictated utterance, like saying "scratch that" (also: '
