@@ -32,7 +32,6 @@ from deepgram.environment import DeepgramClientEnvironment
 from deepgram.listen.v1.socket_client import V1SocketClient
 from deepgram.listen.v1.types import (
     ListenV1Configure,
-    ListenV1ConfigureFailure,
     ListenV1ConfigureSuccess,
     ListenV1Finalize,
     ListenV1Metadata,
@@ -249,9 +248,9 @@ def test_multichannel_channel_finalize_and_configure(base_url: str) -> None:
     assert (only_right.channel_index, only_right.from_finalize) == ([1, 2], True)
     assert words(only_right) == [("charlie", 0.3, 0.6)]
 
-    assert isinstance(refused, ListenV1ConfigureFailure)
-    assert refused.code == "CONFIGURE_KEYTERMS_NOT_SUPPORTED"
-    assert refused.request_id == only_right.metadata.request_id and refused.description
+    assert isinstance(refused, ListenV1ConfigureSuccess)  # keyterms are taken
+    assert refused.request_id == only_right.metadata.request_id
+    assert refused.keyterms == ["kilo"]
     assert isinstance(applied, ListenV1ConfigureSuccess)
     assert applied.request_id == only_right.metadata.request_id
 

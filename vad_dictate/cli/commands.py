@@ -1,5 +1,5 @@
 """Command line: ``vad-dictate [options]`` dictates; the first word may name another command
-(serve, devices, replay, config, history, or a control command for a running vad-dictate).
+(serve, devices, replay, config, history, vocab, or a control command for a running vad-dictate).
 
 Every expected failure ends as one sentence on stderr and the exit code of its
 :mod:`vad_dictate.errors` class; a traceback means a bug.
@@ -96,6 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from vad_dictate.cli.show import run_config
 
             return run_config(args[1:])
+        if args[:1] == ["vocab"]:
+            from vad_dictate.ui.vocabulary import run_vocab, tell_running_session
+
+            return run_vocab(args[1:], ArgParser(prog="vad-dictate vocab"), tell_running_session)
         if args[:1] == ["history"]:
             from vad_dictate.ui.history import run_history
 

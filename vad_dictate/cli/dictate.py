@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from vad_dictate.cli.parser import dictate_parser, setting_overrides
@@ -46,6 +47,23 @@ def _endpointer_settings(s: Settings) -> EndpointerSettings:
     return settings
 
 
+def vocabulary_path(s: Settings) -> Path:
+    """The vocabulary file these settings name (default: in the config directory)."""
+    from vad_dictate.ui.vocabulary import default_path
+
+    chosen = s.text("deepgram.vocabulary")
+    return Path(chosen).expanduser() if chosen else default_path()
+
+
+def keyterms(s: Settings) -> tuple[str, ...]:
+    """``deepgram.keyterms`` and the vocabulary file's terms, checked against the limit."""
+    from vad_dictate.ui.vocabulary import check_limit, read_terms
+
+    terms = tuple(dict.fromkeys([*s.strings("deepgram.keyterms"), *read_terms(vocabulary_path(s))]))
+    check_limit(terms, "deepgram.keyterms and the vocabulary file together")
+    return terms
+
+
 def _connect_options(s: Settings, channels: int) -> proto.ConnectOptions:
     endpointing = s.integer("deepgram.endpointing")
     utterance_end = s.integer("deepgram.utterance_end_ms")
@@ -60,7 +78,7 @@ def _connect_options(s: Settings, channels: int) -> proto.ConnectOptions:
         smart_format=s.flag("deepgram.smart_format"),
         endpointing=endpointing if endpointing > 0 else False,
         utterance_end_ms=utterance_end or None,
-        keyterms=tuple(s.strings("deepgram.keyterms")),
+        keyterms=keyterms(s),
         dictation=s.flag("deepgram.dictation") and english and s.flag("deepgram.punctuate"),
         numerals=s.flag("deepgram.numerals"),
         filler_words=s.flag("deepgram.filler_words"),

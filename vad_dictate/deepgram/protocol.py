@@ -111,6 +111,28 @@ def finalize_message(channel: int | None = None) -> str:
     return json.dumps({"type": "Finalize", "channel": int(channel)}, separators=(",", ":"))
 
 
+MAX_KEYTERM_TOKENS = 500  # past this Deepgram stops transcribing and closes 1011 later
+
+
+def keyterm_tokens(terms: Sequence[str]) -> int:
+    """An estimate, erring high, of the tokens ``terms`` cost: about four characters a
+    token and at least one a word (Deepgram counts with its own tokenizer)."""
+    return sum(max(1, math.ceil(len(word) / 4)) for term in terms for word in term.split())
+
+
+def configure_message(keyterms: Sequence[str]) -> str:
+    """The Configure text frame that replaces the keyterm list (``[]`` clears it)."""
+    return json.dumps({"type": "Configure", "keyterms": list(keyterms)}, ensure_ascii=False)
+
+
+def configure_in_place(url: str) -> bool:
+    """Whether a Configure may change keyterms on this endpoint: Deepgram's global
+    endpoint, or a loopback server such as our own; elsewhere (regional endpoints)
+    the session reconnects instead."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host in ("api.deepgram.com", "localhost", "::1") or host.startswith("127.")
+
+
 def close_stream_message() -> str:
     """Return the CloseStream text frame."""
     return '{"type":"CloseStream"}'
@@ -196,11 +218,12 @@ class ServerError:
 
 @dataclass(frozen=True, slots=True)
 class ConfigureResult:
-    """ConfigureSuccess (``ok``) or ConfigureFailure with its code."""
+    """ConfigureSuccess (``ok``, with the keyterms now in effect) or ConfigureFailure."""
 
     ok: bool
     code: str
     description: str
+    keyterms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,7 +366,9 @@ def _decode(msg: Mapping[str, Any]) -> ServerEvent:
         return ServerError(_str(msg, "variant"), _str(msg, "description"))
     if kind in ("ConfigureSuccess", "ConfigureFailure"):
         ok = kind == "ConfigureSuccess"
-        return ConfigureResult(ok, _str(msg, "code"), _str(msg, "description"))
+        terms = msg.get("keyterms")
+        kept = tuple(t for t in terms if isinstance(t, str)) if isinstance(terms, list) else ()
+        return ConfigureResult(ok, _str(msg, "code"), _str(msg, "description"), kept)
     if not isinstance(kind, str):
         raise _Bad("message has no 'type'")
     return UnknownMessage(kind)

@@ -25,6 +25,7 @@ import numpy as np
 from vad_dictate import __version__
 from vad_dictate.engines.base import Engine, RecognizedWord
 from vad_dictate.server.channel import ChannelStream, Segment, StreamEvent, UttEnd, VoiceOnset
+from vad_dictate.server.configure import configure
 from vad_dictate.server.textform import shape
 
 NET0001 = (
@@ -67,6 +68,7 @@ class StreamParams:
     punctuate: bool = False  # punctuate or smart_format
     dictation: bool = False  # spoken punctuation -> marks (with punctuate, as Deepgram)
     numerals: bool = False  # number words -> digits
+    keyterms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +163,7 @@ def parse_params(query: str) -> StreamParams:
         punctuate=flags.get("punctuate", False) or flags.get("smart_format", False),
         dictation=flags.get("dictation", False),
         numerals=flags.get("numerals", False),
+        keyterms=tuple(v for k, v in parse_qsl(query) if k == "keyterm"),
     )
 
 
@@ -232,6 +235,7 @@ class ServerSession:
         self.params = params
         self.engine = engine
         self.request_id = request_id
+        self.keyterms = params.keyterms  # in effect; Configure replaces them
         self.created = created  # connection time, ISO-8601 UTC: Metadata's "created"
         self.model = ModelInfo.of(engine)
         self.closed = False
@@ -364,28 +368,15 @@ class ServerSession:
     # -- Configure ---------------------------------------------------------------------------
 
     def _configure(self, msg: dict[str, Any]) -> list[ServerOutput]:
-        if "keyterms" in msg:
-            return [
-                _dumps(
-                    {
-                        "type": "ConfigureFailure",
-                        "request_id": self.request_id,
-                        "code": "CONFIGURE_KEYTERMS_NOT_SUPPORTED",
-                        "description": f"Keyterms are not supported by the {self.engine.name} "
-                        "engine.",
-                    }
-                )
-            ]
-        features = msg.get("features", {})
-        if not isinstance(features, dict):
-            return [Note(f"ignored a Configure whose features are not an object: {msg!r}")]
-        for name in ("punctuate", "smart_format"):
-            if isinstance(features.get(name), bool):
-                self.params = _with_punctuate(self.params, features[name])
-        for name in ("dictation", "numerals"):
-            if isinstance(features.get(name), bool):
-                self.params = dataclasses.replace(self.params, **{name: features[name]})
-        return [_dumps({"type": "ConfigureSuccess", "request_id": self.request_id, "keyterms": []})]
+        done = configure(msg, self.keyterms, self.request_id)
+        self.keyterms = done.keyterms
+        f, p = done.features, self.params
+        punctuate = f.get("punctuate", f.get("smart_format", p.punctuate))  # one and the same here
+        dictation, numerals = f.get("dictation", p.dictation), f.get("numerals", p.numerals)
+        self.params = dataclasses.replace(
+            p, punctuate=punctuate, dictation=dictation, numerals=numerals
+        )
+        return [_dumps(done.answer)]
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -459,12 +450,6 @@ class ServerSession:
             msg["models"] = [self.model.uuid]
             msg["model_info"] = {self.model.uuid: self._model_info()}
         return _dumps(msg)
-
-
-def _with_punctuate(params: StreamParams, on: bool) -> StreamParams:
-    fields = {name: getattr(params, name) for name in StreamParams.__slots__}
-    fields["punctuate"] = on
-    return StreamParams(**fields)
 
 
 def _word(w: RecognizedWord) -> dict[str, Any]:

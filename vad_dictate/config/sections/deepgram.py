@@ -93,6 +93,14 @@ FIELDS = (
     ),
     Field(
         "deepgram",
+        "vocabulary",
+        "",
+        'File of terms to boost, one per line ("" = vocabulary.txt in the config directory); '
+        "its terms join keyterms. Edit it with: vad-dictate vocab add TERM | remove TERM | list "
+        "(a running session takes the change without reconnecting).",
+    ),
+    Field(
+        "deepgram",
         "endpointing",
         300,
         "Server-side endpointing: ms of silence before the server closes a segment with "
