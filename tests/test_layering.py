@@ -24,6 +24,7 @@ PURE = (
     "server/session.py",
     "server/channel.py",
     "server/textform.py",
+    "server/configure.py",
     "ui/composer.py",
     "audio/block.py",
     "audio/resample.py",

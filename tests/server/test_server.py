@@ -551,7 +551,9 @@ def test_bad_text_messages_are_ignored(url: str) -> None:
         "\u00e9\u0000",
     ]
     ex = exchange(url, RAW + "&endpointing=false", [*junk, *chunks(TWO.samples), *junk])
-    assert [m["type"] for m in ex.messages] == ["Results", "Metadata"]
+    refused = [m for m in ex.messages if m["type"] == "ConfigureFailure"]
+    assert [m["code"] for m in refused] == ["CONFIGURE_INTERNAL_ERROR"] * 2  # every one answered
+    assert [m["type"] for m in ex.messages if m not in refused] == ["Results", "Metadata"]
     assert_words(ex.final_words(), TWO)
 
 
