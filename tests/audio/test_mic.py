@@ -202,9 +202,12 @@ def test_device_at_48k_is_resampled_exactly_like_resample(
     assert snr > 20
 
 
-def compare_blocks(got: dict[str, Any], expected: npt.NDArray[np.int16], skip: int) -> int:
-    """Check each block against ``expected`` at its own start index; ``skip`` frames after a
-    gap are exempt. Return how many blocks that came after a gap were checked."""
+def compare_blocks(
+    got: dict[str, Any], expected: npt.NDArray[np.int16], skip: int, tolerance: int = 0
+) -> int:
+    """Check each block against ``expected`` at its own start index (within ``tolerance``
+    LSB); ``skip`` frames after a gap are exempt. Return how many blocks that came after a
+    gap were checked."""
     starts, lengths = got["starts"].tolist(), got["lengths"].tolist()
     pos, end, after_gap = 0, 0, 0
     for start, n in zip(starts, lengths, strict=True):
@@ -213,7 +216,9 @@ def compare_blocks(got: dict[str, Any], expected: npt.NDArray[np.int16], skip: i
         first = skip if lost else 0
         if start + n <= len(expected):  # beyond it the plugin repeats stale buffers
             block = got["samples"][pos + first : pos + n]
-            assert np.array_equal(block, expected[start + first : start + n])
+            want = expected[start + first : start + n].astype(np.int32)
+            assert block.shape == want.shape
+            assert block.size == 0 or np.abs(block - want).max() <= tolerance
             after_gap += lost
         pos, end = pos + n, start + n
     return after_gap
@@ -250,10 +255,12 @@ def test_drops_at_48k_restart_the_resampler_on_the_pipeline_clock(tmp_path: Path
         slow=0.005,
     )
     assert report["overflows_queue"] > 0 and got["starts"][0] == 0
-    # After a gap the resampler starts afresh with silent history: its first 24 outputs
-    # (72 input frames of filter reach) differ from an unbroken stream; the rest match it.
+    # After a gap the resampler starts afresh with silent history: its first outputs (soxr's
+    # filter reach, under 70 at 48 kHz, measured) differ from an unbroken stream; the rest
+    # match it within 1 LSB (soxr's FFT blocks then fall elsewhere in the signal, which can
+    # move a float rounding by one step).
     expected = resample(noise, 48000, 16000)[:-100]
-    assert compare_blocks(got, expected, skip=24) >= 1
+    assert compare_blocks(got, expected, skip=80, tolerance=1) >= 1
 
 
 def test_list_input_devices_and_default(fake: Path) -> None:

@@ -204,13 +204,13 @@ def test_bad_input_one_line_and_exit_code(server_url: str, tmp_path: Path) -> No
     notwav = tmp_path / "notes.wav"
     notwav.write_text("these are not audio samples\n")
     one_line_error(run_app("--input", str(notwav), *url, tmp=tmp_path), 2, "notes.wav")
-    alaw = tmp_path / "alaw.wav"
-    fmt = (6).to_bytes(2, "little") + (1).to_bytes(2, "little") + (8000).to_bytes(4, "little")
+    wma = tmp_path / "wma.wav"
+    fmt = (0x0161).to_bytes(2, "little") + (1).to_bytes(2, "little") + (8000).to_bytes(4, "little")
     fmt += (8000).to_bytes(4, "little") + (1).to_bytes(2, "little") + (8).to_bytes(2, "little")
     data = b"data" + (4).to_bytes(4, "little") + b"\xd5" * 4
     body = b"WAVE" + b"fmt " + len(fmt).to_bytes(4, "little") + fmt + data
-    alaw.write_bytes(b"RIFF" + len(body).to_bytes(4, "little") + body)
-    one_line_error(run_app("--input", str(alaw), *url, tmp=tmp_path), 2, "alaw.wav")
+    wma.write_bytes(b"RIFF" + len(body).to_bytes(4, "little") + body)
+    one_line_error(run_app("--input", str(wma), *url, tmp=tmp_path), 2, "wma.wav")
     wav = write_wav(tmp_path / "ok.wav", utterances([["alpha"]]))
     one_line_error(
         run_app("--input", str(wav), "--url", "ws://127.0.0.1:9/v1/listen", tmp=tmp_path),

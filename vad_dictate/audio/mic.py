@@ -15,7 +15,7 @@ length. A consumer that wants honest capture time can fill the gap with silence.
 Dropped blocks are not resampled (dropping must shed work): the resampler restarts
 after a gap, whose first block then begins at the gap's end on the pipeline clock
 (exact for whole blocks at the usual rates) and the gap also swallows the old
-resampler's latency tail (a few milliseconds).
+resampler's latency tail (what soxr still held: up to a few tens of milliseconds).
 """
 
 from __future__ import annotations
