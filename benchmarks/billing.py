@@ -35,11 +35,11 @@ from benchmarks.latency import (
     table,
     tone_script,
 )
+from tests.words import edit_distance, normalize, word_error_rate
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.audio.files import read_wav
 from vad_dictate.client.session import CONNECT_SILENCE_MS, Session
 from vad_dictate.engines.tone import silence
-from vad_dictate.wer import edit_distance, normalize, word_error_rate
 
 CLIPS = sorted((ROOT / "tests" / "data" / "librivox").glob("*.wav"))
 PAUSES_S = (0.7, 3.0)  # between sentences of dictation; savings scale with these

@@ -119,5 +119,4 @@ def test_flat_layout_is_gone() -> None:
         "config.py",
         "errors.py",
         "paths.py",
-        "wer.py",
     }, top

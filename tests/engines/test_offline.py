@@ -13,8 +13,8 @@ import pytest
 
 from tests.apprun import clean_env
 from tests.wavs import silence, write_wav
+from tests.words import corpus_wer, normalize
 from vad_dictate.audio.files import read_wav
-from vad_dictate.wer import corpus_wer, normalize
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIPS = sorted((ROOT / "tests" / "data" / "librivox").glob("*.wav"))

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.words import corpus_wer, matches, normalize, word_error_rate
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.engines.base import RecognizedWord
 from vad_dictate.engines.sphinx import SphinxEngine, SphinxRecognizer
 from vad_dictate.errors import ConfigError
-from vad_dictate.wer import corpus_wer, matches, normalize, word_error_rate
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "librivox"
 CLIPS = sorted(p.stem for p in DATA.glob("*.wav"))

@@ -1,10 +1,11 @@
-"""Word error rate: normalisation, edit distance, alignment and corpus totals."""
+"""The words tests compare (our normalisation in front of jiwer), and jiwer used as a corpus
+total and an alignment."""
 
 from __future__ import annotations
 
 import pytest
 
-from vad_dictate.wer import corpus_wer, edit_distance, matches, normalize, word_error_rate
+from tests.words import corpus_wer, edit_distance, matches, normalize, word_error_rate
 
 
 @pytest.mark.parametrize(
