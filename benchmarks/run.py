@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from benchmarks import billing, cpu, latency, memory
+from benchmarks import billing, cpu, latency, memory, resampling
 from benchmarks.latency import ROOT
 
 
@@ -43,7 +43,7 @@ def _section(title: str, body: Callable[[], str]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run latency, CPU, memory and billing; print the tables."""
+    """Run latency, CPU, memory, billing and resampling; print the tables."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     p.add_argument("--quick", action="store_true", help="smaller samples, about 2 minutes")
@@ -64,6 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         (
             "4. Billed audio, speech vs always",
             lambda: billing.summarize(*billing.measure(args.quick)),
+        ),
+        (
+            "5. Capture + resample throughput, hand-written FIR vs soxr",
+            lambda: resampling.summarize(resampling.measure(args.quick)),
         ),
     ]
     for title, body in sections:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from benchmarks import billing, cpu, latency, memory
+from benchmarks import billing, cpu, latency, memory, resampling
 from vad_dictate.audio.files import read_wav
 from vad_dictate.engines.sphinx import SphinxEngine
 from vad_dictate.engines.tone import ToneEngine, silence
@@ -124,3 +124,14 @@ def test_billing_offline_engine_on_one_librivox_clip() -> None:
     assert speech.transcript and speech.transcript == always.transcript
     assert speech.sent_s <= always.sent_s
     assert "WER vs reference" in billing.summarize([corpus], [speech, always])
+
+
+def test_resampling_both_resamplers_on_each_path() -> None:
+    rows = resampling.measure(repeats=1, seconds=0.5)
+    assert [(r.what.split(",")[0], r.rate, r.channels) for r in rows] == [
+        (what, rate, channels)
+        for rate, channels in [(44100, 1), (48000, 1), (48000, 2)]
+        for what in ("capture", "whole file")
+    ]
+    assert all(_finite(r.fir_x, r.soxr_x, r.ratio) and r.fir_x > 0 for r in rows)
+    assert "| soxr / FIR |" in resampling.summarize(rows)
