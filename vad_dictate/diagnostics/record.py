@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from vad_dictate.audio.block import AudioBlock
+from vad_dictate.audio.files import MAX_CHANNELS, MAX_RATE, MIN_RATE
 from vad_dictate.client.pipeline import SendAudio, SendFinalize
 from vad_dictate.errors import ConfigError, InputFileError
 from vad_dictate.vad.endpointer import EndpointerSettings
@@ -168,7 +169,7 @@ class Recording:
 
 
 def load_recording(directory: str | Path) -> Recording:
-    """Read a ``--record`` directory; InputFileError names what is missing."""
+    """Read a ``--record`` directory; InputFileError names what is missing or damaged."""
     d = Path(directory).expanduser()
     audio = d / AUDIO
     if not audio.exists() or not (d / META).exists():
@@ -178,15 +179,72 @@ def load_recording(directory: str | Path) -> Recording:
         )
     try:
         meta = json.loads((d / META).read_text())
-        events = (d / EVENTS).read_text().splitlines() if (d / EVENTS).exists() else []
-        finalizes = [e for e in map(json.loads, events) if e.get("type") == "finalize"]
+        lines = (d / EVENTS).read_text().splitlines() if (d / EVENTS).exists() else []
     except (OSError, ValueError) as exc:
         raise InputFileError(f"The recording in '{d}' cannot be read ({exc}).") from exc
+    rate, channels, settings, block_frames = _check_meta(d, meta)
+    block_ms = max(1, round(1000 * block_frames / rate))
+    return Recording(audio, rate, channels, settings, _finalizes(d, lines), block_ms)
+
+
+def _damaged(d: Path, problem: str) -> InputFileError:
+    return InputFileError(
+        f"The recording in '{d}' is damaged: {problem}; record the session again with --record"
+    )
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_meta(d: Path, meta: object) -> tuple[int, int, EndpointerSettings, int]:
+    """(rate, channels, endpointer settings, block frames) from session.json, checked."""
+    if not isinstance(meta, dict):
+        raise _damaged(d, f"{META} is not a JSON object")
+    for key in ("rate", "channels", "endpointer"):
+        if key not in meta:
+            raise _damaged(d, f"{META} has no '{key}'")
+    rate, channels = meta["rate"], meta["channels"]
+    if not _whole(rate) or not MIN_RATE <= rate <= MAX_RATE:
+        raise _damaged(d, f"{META} says rate is {rate!r}, not a sample rate in Hz")
+    if not _whole(channels) or not 1 <= channels <= MAX_CHANNELS:
+        raise _damaged(d, f"{META} says channels is {channels!r}, not 1 to {MAX_CHANNELS}")
+    block_frames = meta.get("block_frames", rate // 50)
+    if not _whole(block_frames) or block_frames <= 0:
+        raise _damaged(d, f"{META} says block_frames is {block_frames!r}, not a frame count")
+    if not isinstance(meta["endpointer"], dict):
+        raise _damaged(d, f"{META} has 'endpointer' settings that are not a JSON object")
     known = {f.name for f in dataclasses.fields(EndpointerSettings)}
-    settings = EndpointerSettings(**{k: v for k, v in meta["endpointer"].items() if k in known})
-    rate = int(meta["rate"])
-    block_ms = max(1, round(1000 * int(meta.get("block_frames", rate // 50)) / rate))
-    return Recording(audio, rate, int(meta["channels"]), settings, finalizes, block_ms)
+    chosen = {k: v for k, v in meta["endpointer"].items() if k in known}
+    settings = EndpointerSettings(**chosen)
+    try:
+        settings.validate()
+    except ConfigError as exc:
+        raise _damaged(d, f"its endpointer settings are invalid ({str(exc).rstrip('.')})") from exc
+    return rate, channels, settings, block_frames
+
+
+_FINALIZE_KEYS = ("channel", "onset", "last_speech", "end")
+
+
+def _finalizes(d: Path, lines: list[str]) -> list[dict[str, Any]]:
+    """The recorded finalize decisions, each with the fields a comparison reads."""
+    out = []
+    for n, line in enumerate(lines, start=1):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            raise _damaged(d, f"{EVENTS} line {n} is not JSON") from None
+        if not isinstance(event, dict):
+            raise _damaged(d, f"{EVENTS} line {n} is not a JSON object")
+        if event.get("type") != "finalize":
+            continue
+        bad = [k for k in _FINALIZE_KEYS if not _whole(event.get(k))]
+        if bad or not isinstance(event.get("trigger"), str):
+            what = f"'{bad[0]}'" if bad else "'trigger'"
+            raise _damaged(d, f"{EVENTS} line {n} is a finalize with a missing or wrong {what}")
+        out.append(event)
+    return out
 
 
 def compare_decisions(recorded: list[dict[str, Any]], replayed: list[dict[str, Any]]) -> list[str]:
