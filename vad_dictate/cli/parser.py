@@ -74,7 +74,11 @@ def dictate_parser() -> argparse.ArgumentParser:
         "resume, toggle, stop, status (to drive a running vad-dictate).",
     )
     p.add_argument("--version", action="version", version=f"vad-dictate {__version__}")
-    p.add_argument("--input", metavar="WAV", help="read a WAV file instead of the microphone")
+    p.add_argument(
+        "--input",
+        metavar="FILE",
+        help="read an audio file (WAV, FLAC, OGG/Opus, MP3) instead of the microphone",
+    )
     p.add_argument("--speed", type=float, default=1.0, help="file pacing: N x real time, 0 = max")
     p.add_argument("--record", metavar="DIR", help="save audio and a log for 'vad-dictate replay'")
     p.add_argument("--quiet", action="store_true", help="no status or interim text on stderr")
