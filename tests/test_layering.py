@@ -25,6 +25,7 @@ PURE = (
     "server/channel.py",
     "server/textform.py",
     "server/configure.py",
+    "client/keyterms.py",
     "ui/composer.py",
     "audio/block.py",
     "audio/resample.py",
