@@ -24,8 +24,7 @@ def test_records_rotation_and_marks(tmp_path: Path) -> None:
     old = path.with_name("history.jsonl.1")
     assert old.exists() and path.stat().st_size <= 400 and old.stat().st_size <= 400
     records = read_records(path)
-    seqs = [r.get("seq") for r in records]  # the newest, oldest first; the oldest rotated out
-    assert 3 <= len(seqs) < 6 and seqs == [*range(7 - len(seqs), 6), None]
+    assert [r.get("seq") for r in records] == [1, 2, 3, 4, 5, None]  # one rotation: all kept
     last = next(r for r in records if r.get("seq") == 5)
     assert last["retracted"] is True and records[0]["time"].endswith("+00:00")
     assert format_record(last) == f"{last['time'][:19].replace('T', ' ')}  [retracted] Line 5."
