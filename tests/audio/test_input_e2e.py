@@ -102,3 +102,11 @@ def test_absurd_headers_end_in_one_sentence(
 def test_dev_zero_ends_in_one_sentence(server_url: str, tmp_path: Path) -> None:
     res = run_app("--input", "/dev/zero", "--url", server_url, "--speed", "0", tmp=tmp_path)
     one_sentence(res, "Cannot read '/dev/zero': it is not audio in a format we read", "ffmpeg")
+
+
+def test_junk_that_looks_like_mp3_is_one_line(server_url: str, tmp_path: Path) -> None:
+    """libmpg123 prints resync notes on stderr while it probes; they must not get through."""
+    path = tmp_path / "junk.mp3"
+    path.write_bytes(b"ID3\x04\x00" + bytes(100) + np.random.default_rng(0).bytes(5000))
+    res = run_app("--input", str(path), "--url", server_url, tmp=tmp_path)
+    one_sentence(res, f"Cannot read '{path}': it is not audio in a format we read")

@@ -10,12 +10,14 @@ short recording. A header we cannot trust (a sample rate outside 8-384 kHz, more
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
 import stat
 import struct
+import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,8 +135,23 @@ def _explain(path: str, exc: soundfile.LibsndfileError) -> InputFileError:
         form = head[8:12].decode("latin-1")
         problem = f"it is a RIFF file of type '{form}', not WAVE audio"
         return _fail(path, problem, f"convert it with: {_convert_hint(path)}")
-    problem = f"it is not audio in a format we read, such as {_FORMATS} ({detail})"
+    problem = f"it is not audio in a format we read ({_FORMATS})"
     return _fail(path, problem, f"convert it with: {_convert_hint(path)}")
+
+
+@contextlib.contextmanager
+def _decoder_chatter_hidden() -> Iterator[None]:
+    """Silence fd 2 while libsndfile probes a file: libmpg123 prints its resync notes there
+    for anything that looks like MP3, which would bury our one-sentence error."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def open_audio(path: str | Path) -> soundfile.SoundFile:
@@ -142,7 +159,8 @@ def open_audio(path: str | Path) -> soundfile.SoundFile:
     name = str(path)
     _check_access(name)
     try:
-        f = soundfile.SoundFile(name)
+        with _decoder_chatter_hidden():
+            f = soundfile.SoundFile(name)
     except soundfile.LibsndfileError as exc:
         raise _explain(name, exc) from exc
     try:
