@@ -121,6 +121,10 @@ class PacedSource:
     """
 
     channels = 1
+    overflows_portaudio = overflows_queue = 0  # generated audio never overflows
+
+    def reset(self) -> None:
+        """Nothing to reopen: it never fails like a device."""
 
     def __init__(self, samples: Int16Array, speed: float = 1.0, block_ms: int = BLOCK_MS) -> None:
         self.sample_rate = RATE

@@ -64,6 +64,10 @@ class LoopSource:
 
     channels = 1
     live = False
+    overflows_portaudio = overflows_queue = 0  # generated audio never overflows
+
+    def reset(self) -> None:
+        """Nothing to reopen: it never fails like a device."""
 
     def __init__(self, minutes: Sequence[int], speed: float = 0.0, ahead_s: float = 30.0):
         self.sample_rate = RATE

@@ -38,6 +38,8 @@ class FailingMic:
     """Plays one audio segment per opening, then fails like an unplugged device."""
 
     live = True
+    overflows_portaudio = 0
+    overflows_queue = 0
 
     def __init__(self, openings: list[npt.NDArray[np.int16]], reopenable: bool) -> None:
         self.sample_rate, self.channels = RATE, 1
@@ -106,9 +108,6 @@ def test_device_that_never_returns_ends_with_its_error() -> None:
 
 class OverflowingMic(FailingMic):
     """A microphone whose queue overflowed twice while the user spoke."""
-
-    overflows_portaudio = 0
-    overflows_queue = 0
 
     async def blocks(self) -> AsyncIterator[AudioBlock]:
         async for block in super().blocks():

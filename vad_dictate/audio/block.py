@@ -1,8 +1,11 @@
-"""Audio as it travels through the app: int16 frames and the blocks sources deliver."""
+"""Audio as it travels through the app: int16 frames, the blocks sources deliver, and what a
+source must offer."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -17,3 +20,21 @@ class AudioBlock:
     samples: Int16Array  # shape (n, channels)
     start: int
     captured_at: float  # time.monotonic() when the last frame was captured or released
+
+
+class AudioSource(Protocol):
+    """What a dictation session needs from a microphone or a file."""
+
+    sample_rate: int
+    channels: int
+    live: bool  # True: audio not taken at once is lost (a microphone); False: it can wait (a file)
+    overflows_portaudio: int  # callbacks whose status flagged an input overflow
+    overflows_queue: int  # blocks dropped because the consumer fell behind
+
+    def blocks(self) -> AsyncIterator[AudioBlock]:
+        """Frames until the input ends; raises AudioDeviceError when the device fails."""
+        ...
+
+    def reset(self) -> None:
+        """Allow ``blocks()`` to open the input again after a failure."""
+        ...

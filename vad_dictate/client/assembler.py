@@ -41,6 +41,7 @@ _SEEN_WORDS = 4096
 _HISTORY = 64  # committed utterances remembered to place late words
 _SPAN_MARGIN_S = 0.02  # finals that merely touch are fine; overlap beyond this is a restatement
 _HORIZON_SLACK_S = 0.25
+_FAR_S = 1e9  # past any audio a session sends: keeps arithmetic on hostile times finite
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +140,10 @@ class Assembler:
         first = min(heads, key=lambda p: p.sent_at)
         return first.sent_at, first.info.seq
 
+    def answered_frames(self) -> int:
+        """Stream frames every channel's results have reached so far."""
+        return min(ch.reached for ch in self._channels)
+
     def pending_count(self) -> int:
         """Number of finalized utterances still waiting for their commit."""
         return sum(len(ch.pending) for ch in self._channels)
@@ -154,7 +159,7 @@ class Assembler:
     def on_interim(self, result: InterimResult, now: float | None = None) -> list[AssemblerEvent]:
         """Replace the channel's interim text."""
         ch = self._maybe_channel(result.channel)
-        end = self._samples(result.start + result.duration)
+        end = self._end(result)
         if ch is not None and now is not None:
             self._progress(ch, end, now)
         if ch is None or end <= ch.committed_upto or end < ch.interim_end:
@@ -169,7 +174,7 @@ class Assembler:
             return []
         events: list[AssemblerEvent] = []
         if now is not None:
-            self._progress(ch, self._samples(result.start + result.duration), now)
+            self._progress(ch, self._end(result), now)
         segment = self._segment(ch, result)
         if segment.tokens:
             late = [t for t in segment.tokens if t.mid < ch.committed_upto]
@@ -180,10 +185,10 @@ class Assembler:
             if segment.tokens:
                 ch.segments.append(segment)
                 ch.segments.sort(key=lambda s: s.start)
-        if self._samples(result.start + result.duration) >= ch.interim_end:
+        if self._end(result) >= ch.interim_end:
             ch.interim = ""
         if result.from_finalize:
-            acked = self._acknowledge(ch, self._samples(result.start + result.duration))
+            acked = self._acknowledge(ch, self._end(result))
             if acked and now is not None:
                 ch.last_commit_at = now
             events.extend(acked)
@@ -238,6 +243,18 @@ class Assembler:
 
     # -- internals -----------------------------------------------------------------------------
 
+    def _sent_s(self) -> float:
+        """The latest stream time a result may mention: the audio sent so far."""
+        return _FAR_S if self.horizon is None else self.horizon / self._rate + _HORIZON_SLACK_S
+
+    def _beyond_sent(self, seconds: float) -> bool:
+        """True for a stream time past the audio sent: checked before any arithmetic on it."""
+        return not seconds <= self._sent_s()
+
+    def _end(self, result: InterimResult | FinalResult) -> int:
+        """Where ``result``'s span ends, never past the audio sent (nor overflowing)."""
+        return self._samples(min(result.start + result.duration, self._sent_s()))
+
     def _samples(self, seconds: float) -> int:
         return round(seconds * self._rate)
 
@@ -250,9 +267,13 @@ class Assembler:
         return self._channels[index] if 0 <= index < len(self._channels) else None
 
     def _segment(self, ch: _Channel, result: FinalResult) -> _Segment:
-        span = (self._samples(result.start), self._samples(result.start + result.duration))
+        end = self._end(result)
+        span = (min(self._samples(min(result.start, self._sent_s())), end), end)
         tokens: list[_Token] = []
         for word in result.words:
+            if self._beyond_sent(word.end):
+                self.rejected_words += 1
+                continue
             key = (round(word.start * 1000), round(word.end * 1000), word.word)
             if key in ch.seen:
                 continue  # a duplicated final: already held or printed
@@ -263,7 +284,7 @@ class Assembler:
             self._remember(ch, key)
             tokens.append(_Token(mid, self._samples(word.start), word.text))
         if not result.words and result.transcript.strip():
-            key = (round(result.start * 1000), round(result.duration * 1000), result.transcript)
+            key = (span[0], span[1], result.transcript)
             mid = (span[0] + span[1]) // 2
             if key not in ch.seen and self._plausible(ch, mid):
                 self._remember(ch, key)

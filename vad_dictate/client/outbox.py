@@ -35,6 +35,11 @@ class Outbox:
         self.dropped_frames = 0  # audio never sent, given up because the bound was hit
         self.unreplayable_frames = 0  # sent, unconfirmed audio no longer kept for a replay
 
+    @property
+    def retained_frames(self) -> int:
+        """Audio frames kept: unsent, or sent and not yet confirmed."""
+        return self._retained
+
     def __len__(self) -> int:
         return len(self._log) - self._cursor
 
