@@ -134,6 +134,24 @@ def test_max_utterance_ms_zero_is_refused_naming_the_key(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(
+    ("args", "env", "parts"),
+    [
+        (
+            ["--min-utterance-ms", "3000", "--max-utterance-ms", "2000"],
+            {},
+            ["vad.max_utterance_ms must be greater than vad.min_utterance_ms"],
+        ),
+        ([], {"VAD_DICTATE_CONTROLS_PAUSE_KEYS": "q"}, ["'q' is bound to both"]),
+    ],
+    ids=["min-over-max", "one-key-two-actions"],
+)
+def test_config_refuses_keys_that_disagree(
+    tmp_path: Path, args: list[str], env: dict[str, str], parts: list[str]
+) -> None:
+    assert_one_sentence(run(tmp_path, "config", *args, **env), *parts)
+
+
+@pytest.mark.parametrize(
     ("content", "parts"),
     [
         (b"[vad]\nsilence_ms = [1, 2]\n", ["vad.silence_ms in '", "is a list", "whole number"]),

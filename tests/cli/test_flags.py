@@ -54,10 +54,11 @@ def _sample(f: Field) -> list[str]:
     assert f.flag is not None
     if isinstance(f.default, bool):
         return [f.flag] if not f.default else [f"--no-{f.flag[2:]}"]
+    if isinstance(f.default, list):
+        one, two = f.choices[-2:] if f.choices else ("one", "two")
+        return [f.flag, one, f.flag, two]
     if f.choices:
         return [f.flag, next(c for c in f.choices if c != f.default)]
-    if isinstance(f.default, list):
-        return [f.flag, "one", f.flag, "two"]
     if isinstance(f.default, str):
         return [f.flag, "ws://127.0.0.1:1/v1/listen" if f.name == "deepgram.url" else "3"]
     candidates = [f.default + 1, f.default - 1, f.default * 2]

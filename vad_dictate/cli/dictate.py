@@ -233,3 +233,9 @@ def run_dictate(argv: Sequence[str]) -> int:
     finally:
         if lock is not None:
             lock.release()
+
+
+def check_settings(s: Settings) -> None:
+    """Refuse what no single key's range can: keys that must agree with each other."""
+    _endpointer_settings(s)
+    _control_options(s, microphone=True)

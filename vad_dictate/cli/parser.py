@@ -39,7 +39,8 @@ def add_setting_flags(p: argparse.ArgumentParser) -> None:
         if isinstance(f.default, bool):
             p.add_argument(f.flag, action=argparse.BooleanOptionalAction, **common)
         elif isinstance(f.default, list):
-            p.add_argument(f.flag, action="append", metavar=metavar, **common)
+            choices = f.choices or None
+            p.add_argument(f.flag, action="append", choices=choices, metavar=metavar, **common)
         elif f.choices:
             p.add_argument(f.flag, choices=f.choices, **common)
         else:

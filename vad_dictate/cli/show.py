@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from vad_dictate.cli.dictate import check_settings
 from vad_dictate.cli.parser import config_parser, setting_overrides
 from vad_dictate.config import API_KEY_VAR, FIELDS, Settings, Value, load_settings
 from vad_dictate.config.example import render_example, toml_value
@@ -78,6 +79,7 @@ def run_config(argv: Sequence[str]) -> int:
         return 0
     overrides, flags = setting_overrides(args)
     settings = load_settings(args.config, overrides, flags=flags)
+    check_settings(settings)
     if args.json:
         sys.stdout.write(json.dumps(report(settings), indent=2) + "\n")
     else:

@@ -46,7 +46,7 @@ class Field:
     @property
     def choices(self) -> tuple[str, ...]:
         """The allowed values when the key is one of a few words, else ()."""
-        return self.check.options if isinstance(self.check, OneOf) else ()
+        return self.check.options if isinstance(self.check, OneOf | EachOf) else ()
 
 
 def between(lo: float, hi: float, unit: str = "") -> Check:
@@ -79,13 +79,21 @@ def ws_url(v: Value) -> str | None:
     return None if str(v).startswith(("ws://", "wss://")) else "must be a ws:// or wss:// URL"
 
 
-def each_of(*allowed: str) -> Check:
-    def check(v: Value) -> str | None:
-        assert isinstance(v, list)
-        bad = [t for t in v if t not in allowed]
-        return f"may only hold {', '.join(repr(a) for a in allowed)}" if bad else None
+@dataclass(frozen=True, slots=True)
+class EachOf:
+    """A list whose every item is one of a few words (argparse offers them as choices)."""
 
-    return check
+    options: tuple[str, ...]
+
+    def __call__(self, v: Value) -> str | None:
+        assert isinstance(v, list)
+        if all(t in self.options for t in v):
+            return None
+        return f"may only hold {', '.join(repr(a) for a in self.options)}"
+
+
+def each_of(*allowed: str) -> EachOf:
+    return EachOf(allowed)
 
 
 def key_names(v: Value) -> str | None:
