@@ -7,8 +7,9 @@ Every expected failure ends as one sentence on stderr and the exit code of its
 
 from __future__ import annotations
 
+import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from vad_dictate.cli.parser import ArgParser
 from vad_dictate.errors import AudioDeviceError, VadDictateError
@@ -44,36 +45,38 @@ def _run_client(command: str, argv: Sequence[str]) -> int:
     return run_client(command)
 
 
+def _subcommand(
+    argv: Sequence[str],
+    name: str,
+    description: str,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[argparse.Namespace], int],
+) -> int:
+    """Parse ``argv`` for ``vad-dictate NAME`` with the module's own arguments, then run it."""
+    parser = ArgParser(prog=f"vad-dictate {name}", description=description)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
 def _run_status(argv: Sequence[str]) -> int:
     from vad_dictate.ui.follow import add_status_arguments, run_status
 
-    parser = ArgParser(
-        prog="vad-dictate status",
-        description="Show what the running vad-dictate is doing; --follow for status bars.",
-    )
-    add_status_arguments(parser)
-    return run_status(parser.parse_args(argv))
+    what = "Show what the running vad-dictate is doing; --follow for status bars."
+    return _subcommand(argv, "status", what, add_status_arguments, run_status)
 
 
 def _run_service(argv: Sequence[str]) -> int:
     from vad_dictate.ui.service import add_service_arguments, run_service
 
-    parser = ArgParser(
-        prog="vad-dictate service",
-        description="Run vad-dictate at login (paused) as a systemd user service.",
-    )
-    add_service_arguments(parser)
-    return run_service(parser.parse_args(argv))
+    what = "Run vad-dictate at login (paused) as a systemd user service."
+    return _subcommand(argv, "service", what, add_service_arguments, run_service)
 
 
 def _run_serve(argv: Sequence[str]) -> int:
     from vad_dictate.server.serve import add_serve_arguments, run_serve
 
-    parser = ArgParser(
-        prog="vad-dictate serve", description="Run the local Deepgram-compatible server."
-    )
-    add_serve_arguments(parser)
-    return run_serve(parser.parse_args(argv))
+    what = "Run the local Deepgram-compatible server."
+    return _subcommand(argv, "serve", what, add_serve_arguments, run_serve)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
