@@ -25,6 +25,7 @@ PURE = (
     "client/capture.py",
     "client/core.py",
     "client/link.py",
+    "client/wire.py",
     "server/session.py",
     "server/channel.py",
     "server/textform.py",

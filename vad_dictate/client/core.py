@@ -32,24 +32,16 @@ The rules that decide the session's fate:
 
 from __future__ import annotations
 
-import json
-from collections import deque
 from collections.abc import Callable, Mapping
 from enum import Enum
 
-from vad_dictate.client.actions import (
-    Action,
-    Connect,
-    Finish,
-    Notice,
-    Print,
-    ShowInterim,
-    Transmit,
-)
+from vad_dictate.client import actions as act
+from vad_dictate.client.actions import Action, Transmit
 from vad_dictate.client.assembler import Assembler, AssemblerEvent, Committed, UtteranceInfo
 from vad_dictate.client.capture import CaptureCore, SessionOptions
 from vad_dictate.client.link import ConnectionPolicy, GiveUp, Verdict
 from vad_dictate.client.pipeline import SendAudio, SendFinalize
+from vad_dictate.client.wire import Wire
 from vad_dictate.deepgram import protocol as proto
 from vad_dictate.deepgram import retry
 from vad_dictate.errors import RequestRejected, TransportError, VadDictateError
@@ -88,13 +80,11 @@ class ClientCore(CaptureCore):
         self.phase = Phase.DOWN
         self.unconfirmed = 0  # utterances committed without the server's acknowledgement
         self._jitter = jitter  # uniform in [0, 1): spreads reconnects of many clients
-        self._control: deque[Transmit] = deque()  # silence, Configure, KeepAlive: before audio
-        self._configure: str | None = None
+        self.wire = Wire(rate, options.replay_speed, options.keepalive_s)
         self._stale: Assembler | None = None  # words of a lost connection, until replayed
         self._stalled: set[int] = set()  # utterances whose Finalize met a silent server
         self._last_end: UtteranceInfo | None = None
-        self._last_send = self._last_received = 0.0
-        self._paced, self._pace_start, self._pace_audio_s = False, 0.0, 0.0
+        self._last_received = 0.0
         self._close_sent_at = self._close_deadline = 0.0
         self._got_metadata = False
         self._violations = 0
@@ -130,14 +120,12 @@ class ClientCore(CaptureCore):
 
     def start(self) -> list[Action]:
         """Begin: connect at once."""
-        self._emit(Connect(0.0))
+        self._emit(act.Connect(0.0))
         return self._drain()
 
     def configure(self, fields: Mapping[str, object]) -> list[Action]:
         """Send a Configure message now and again on every new connection."""
-        self._configure = json.dumps({"type": "Configure", **fields}, separators=(",", ":"))
-        if self.phase is Phase.OPEN:
-            self._control.append(Transmit(self._configure, "configure", self.connections))
+        self.wire.configure(fields, self.phase is Phase.OPEN)
         return self._drain()
 
     def stop(self, now: float) -> list[Action]:
@@ -163,11 +151,7 @@ class ClientCore(CaptureCore):
         self._got_metadata = False
         silence = self.pipeline.silence(CONNECT_SILENCE_MS)
         self.outbox.restart(silence.frames)
-        self._control = deque([Transmit(silence.pcm, "silence", self.connections, silence.frames)])
-        if self._configure is not None:
-            self._control.append(Transmit(self._configure, "configure", self.connections))
-        self._paced = self.connections > 1 and self.options.replay_speed > 0
-        self._pace_start, self._pace_audio_s, self._last_send = now, 0.0, now
+        self.wire.open(self.connections, silence, self.connections > 1, now)
         return self._drain()
 
     def connect_failed(self, error: VadDictateError, now: float) -> list[Action]:
@@ -193,30 +177,14 @@ class ClientCore(CaptureCore):
         """The next message to send, the time to ask again (pacing), or None (nothing yet)."""
         if self.phase is not Phase.OPEN:
             return None
-        if self._control:
-            return self._control[0]
-        item = self.outbox.peek()
-        conn = self.connections
-        if item is None:
-            return (
-                Transmit(proto.close_stream_message(), "close", conn) if self.input_done else None
-            )
-        if isinstance(item, SendAudio):
-            due = self._pace_start + self._pace_audio_s / (self.options.replay_speed or 1.0)
-            if self._paced and now < due:
-                return due
-            return Transmit(item.pcm, "audio", conn, item.frames, item)
-        return Transmit(proto.finalize_message(item.channel), "finalize", conn, 0, item)
+        return self.wire.next(self.outbox, self.input_done, now)
 
     def sent(self, message: Transmit, now: float) -> list[Action]:
         """``message`` (from ``next_send``) left at ``now``."""
-        if message.connection != self.connections or self.phase is not Phase.OPEN:
+        if self.phase is not Phase.OPEN or not self.wire.sent(message, now):
             return self._drain()
-        self._last_send = now
-        if self._control and self._control[0] is message:
-            self._control.popleft()
-            if message.kind == "silence":
-                self.assembler.horizon = message.frames
+        if message.kind == "silence":
+            self.assembler.horizon = message.frames
         elif message.kind == "close":
             self.phase = Phase.CLOSING
             unanswered = max(0, self.outbox.conn_frames - self.assembler.answered_frames())
@@ -226,7 +194,6 @@ class ClientCore(CaptureCore):
             boundary = self.outbox.mark_sent()
             if isinstance(message.item, SendAudio):
                 self.assembler.horizon = boundary
-                self._pace_audio_s += message.frames / self.rate
             else:
                 self._note_finalize(message.item, boundary, now)
         return self._drain()
@@ -245,9 +212,9 @@ class ClientCore(CaptureCore):
         elif isinstance(event, proto.ProtocolViolation):
             self._violations += 1
             if self._violations <= MAX_WARNINGS:
-                self._emit(Notice(f"warning: ignored a bad server message: {event.reason}"))
+                self._emit(act.Notice(f"warning: ignored a bad server message: {event.reason}"))
         elif isinstance(event, proto.ServerError):
-            self._emit(Notice(f"warning: the server reported: {event.description}"))
+            self._emit(act.Notice(f"warning: the server reported: {event.description}"))
         return self._drain()
 
     def tick(self, now: float) -> list[Action]:
@@ -257,16 +224,13 @@ class ClientCore(CaptureCore):
             if not held:
                 self._commit(self.assembler.tick(now), now)
             if self.phase is Phase.OPEN:
-                due = now - self._last_send >= self.options.keepalive_s
-                if due and not any(t.kind == "keepalive" for t in self._control):
-                    keepalive = proto.keepalive_message()
-                    self._control.append(Transmit(keepalive, "keepalive", self.connections))
+                self.wire.tick(now)
             elif self.phase is Phase.CLOSING:
                 quiet = now - max(self._last_received, self._close_sent_at)
                 silent = quiet >= self.options.close_timeout
                 if not held and (silent or now >= self._close_deadline):
                     self._emit(
-                        Notice(
+                        act.Notice(
                             "warning: the server did not close the stream in time; "
                             "printing the words it confirmed so far."
                         )
@@ -321,7 +285,7 @@ class ClientCore(CaptureCore):
 
     def _lose(self, failure: retry.Failure, now: float) -> None:
         self.phase = Phase.DOWN
-        self._control.clear()
+        self.wire.close()
         if self.stop_requested:
             self._give_up(None, now)
         elif not failure.retryable:
@@ -344,8 +308,8 @@ class ClientCore(CaptureCore):
         if isinstance(verdict, GiveUp):
             self._give_up(error, now)
             return
-        self._emit(Notice(notice.format(delay=verdict.delay), verbose=True))
-        self._emit(Connect(verdict.delay))
+        self._emit(act.Notice(notice.format(delay=verdict.delay), verbose=True))
+        self._emit(act.Connect(verdict.delay))
 
     def _give_up(self, error: VadDictateError | None, now: float) -> None:
         """End now, printing what the finals gave for every utterance."""
@@ -356,13 +320,13 @@ class ClientCore(CaptureCore):
         unconfirmed = len(self.outbox.uncommitted())
         if unconfirmed:
             self._emit(
-                Notice(
+                act.Notice(
                     f"warning: {unconfirmed} utterance(s) were not confirmed by the server; "
                     "their words may be missing or incomplete."
                 )
             )
         self.phase = Phase.DONE
-        self._emit(Finish(error or self.device_error))
+        self._emit(act.Finish(error or self.device_error))
 
     def _finish(self, now: float) -> None:
         """The stream ended normally."""
@@ -370,17 +334,17 @@ class ClientCore(CaptureCore):
         self.phase = Phase.DONE
         if self.unconfirmed:
             self._emit(
-                Notice(
+                act.Notice(
                     f"warning: the server never confirmed {self.unconfirmed} utterance(s); "
                     "what its results gave for them was printed."
                 )
             )
-        self._emit(Finish(self.device_error))
+        self._emit(act.Finish(self.device_error))
 
     def _show(self, events: list[AssemblerEvent], now: float) -> None:
         for ev in events:
             if not isinstance(ev, Committed):
-                self._emit(ShowInterim(ev.channel, ev.text))
+                self._emit(act.ShowInterim(ev.channel, ev.text))
         self._commit([ev for ev in events if isinstance(ev, Committed)], now)
 
     def _commit(self, items: list[Committed], now: float) -> None:
@@ -395,7 +359,7 @@ class ClientCore(CaptureCore):
                 continue
             at = item.info.last_speech_at
             latency = (now - at) * 1000 if at else None
-            self._emit(Print(item, latency))
+            self._emit(act.Print(item, latency))
             self.printed += 1
         if items and self._stale is not None and not self.outbox.uncommitted():
             self._stale = None  # everything it held has been replayed and printed

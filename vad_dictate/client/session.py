@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
-import signal
-import sys
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 from typing import Protocol
 
 from websockets.asyncio.client import ClientConnection
@@ -39,12 +36,20 @@ from vad_dictate.client.actions import (
 from vad_dictate.client.core import CONNECT_SILENCE_MS, ClientCore, SessionOptions
 from vad_dictate.client.outbox import Outbox
 from vad_dictate.client.pipeline import Pipeline, SendAudio, SendFinalize
+from vad_dictate.client.signals import install_signal_handlers
 from vad_dictate.client.transport import close_failure, open_connection
 from vad_dictate.deepgram import protocol as proto
 from vad_dictate.errors import AudioDeviceError, AuthError, RequestRejected, TransportError
 from vad_dictate.ui.sinks import StatusView, UtteranceSink
 
-__all__ = ["CONNECT_SILENCE_MS", "AudioSource", "Session", "SessionOptions", "run_dictation"]
+__all__ = [
+    "CONNECT_SILENCE_MS",
+    "AudioSource",
+    "Session",
+    "SessionOptions",
+    "install_signal_handlers",
+    "run_dictation",
+]
 
 TICK_S = 0.05
 
@@ -135,6 +140,10 @@ class Session:
         self.stop_requested.set()
         self._drained.set()
         self._do(self.core.stop(time.monotonic()))
+
+    def notify(self, text: str) -> None:
+        """Tell the user ``text`` (a status line)."""
+        self.status.message(text)
 
     def state(self) -> str:
         """One word for the live view: paused, reconnecting, finalizing, speech or listening."""
@@ -297,30 +306,6 @@ class Session:
             wait = None if message is None else max(0.0, message - now)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
-
-
-def install_signal_handlers(
-    session: Session, before_exit: Callable[[], None] | None = None
-) -> list[signal.Signals]:
-    """First Ctrl-C/SIGTERM stops cleanly; a second one exits at once (after ``before_exit``,
-    e.g. restoring the terminal). Returns the signals it took over."""
-    loop = asyncio.get_running_loop()
-
-    def handler() -> None:
-        if session.stop_requested.is_set():
-            if before_exit is not None:
-                before_exit()
-            sys.stdout.flush()
-            os._exit(130)
-        session.status.message("stopping: finalizing what was said (Ctrl-C again to quit now)")
-        session.request_stop()
-
-    taken = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, handler)
-            taken.append(sig)
-    return taken
 
 
 async def run_dictation(
