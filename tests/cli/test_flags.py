@@ -164,3 +164,12 @@ def test_bad_flag_values_name_key_and_flag(argv: list[str], message: str) -> Non
     with pytest.raises(ConfigError) as info:
         _settings(argv)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    "f", [f for f in FLAGGED if isinstance(f.default, list) and f.choices], ids=lambda f: f.flag
+)
+def test_list_flag_outside_its_vocabulary_names_the_key(f: Field) -> None:
+    assert f.flag is not None
+    with pytest.raises(ConfigError, match=f"{f.name} given as {f.flag} is .* may only hold"):
+        _settings([f.flag, "nonsense"])

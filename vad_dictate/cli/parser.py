@@ -39,8 +39,8 @@ def add_setting_flags(p: argparse.ArgumentParser) -> None:
         if isinstance(f.default, bool):
             p.add_argument(f.flag, action=argparse.BooleanOptionalAction, **common)
         elif isinstance(f.default, list):
-            choices = f.choices or None
-            p.add_argument(f.flag, action="append", choices=choices, metavar=metavar, **common)
+            # No argparse choices: the config layer's message names the key and what it holds.
+            p.add_argument(f.flag, action="append", metavar=metavar, **common)
         elif f.choices:
             p.add_argument(f.flag, choices=f.choices, **common)
         else:

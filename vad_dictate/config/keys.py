@@ -1,7 +1,8 @@
 """Every configuration key, declared once, in one module per [section] under sections/.
 
 To add a key, add one ``Field`` to its section's tuple: section, key, default (its type is
-the key's type), help (the comment in config.example.toml and the ``--help`` text), a check
+the key's type: 5.0, not 5, for seconds that may be fractional), help (the comment in
+config.example.toml and the ``--help`` text), a check
 (``between``, ``one_of``, ...) and, if it has one, the ``vad-dictate`` flag. A new section
 is a new module there, listed below. Then run
 ``vad-dictate config --example > config.example.toml``; tests/cli/test_config.py fails
