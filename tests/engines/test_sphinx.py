@@ -246,3 +246,14 @@ def test_missing_package_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(ConfigError, match="pip install pocketsphinx") as info:
         SphinxEngine()
     assert info.value.exit_code == 2
+
+
+def test_pool_keeps_at_most_max_idle_decoders() -> None:
+    engine = SphinxEngine(max_idle=1)
+    burst = [engine.new_recognizer() for _ in range(3)]
+    assert (engine.decoders_created, engine.decoders_idle) == (3, 0)
+    for recognizer in burst:
+        recognizer.close()
+    assert engine.decoders_idle == 1  # the other two were dropped, not kept for ever
+    engine.new_recognizer().close()
+    assert (engine.decoders_created, engine.decoders_idle) == (3, 1)

@@ -258,7 +258,7 @@ def test_an_open_server_ignores_credentials(url: str) -> None:
         ("encoding=linear16&sample_rate=16000.5", "Invalid 'sample_rate' value of '16000.5'."),
         ("encoding=wav9&sample_rate=16000", "Invalid 'encoding' value of 'wav9'."),
         ("encoding=linear16", "sample_rate is required when encoding is 'linear16'."),
-        (RAW + "&channels=0", "Invalid 'channels' value of '0'."),
+        (RAW + "&channels=0", "channels must be between 1 and 32, not 0."),
         (RAW + "&interim_results=yes", "Invalid 'interim_results' value of 'yes'."),
         (RAW + "&endpointing=-5", "Invalid 'endpointing' value of '-5'."),
     ],

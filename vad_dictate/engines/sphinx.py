@@ -3,7 +3,9 @@
 A :class:`SphinxEngine` parses the configuration once and keeps a pool of
 decoders: each loads the acoustic and language models (about 0.3 s), so a
 decoder is made only when every existing one is in use, and a closed
-recognizer hands its decoder back for the next connection.
+recognizer hands its decoder back for the next connection. At most ``max_idle``
+decoders wait in the pool (about 90 MB each): after a burst of connections the
+others are freed instead of being kept for ever.
 """
 
 from __future__ import annotations
@@ -57,8 +59,9 @@ class SphinxEngine:
     name = "pocketsphinx"
     sample_rate = SAMPLE_RATE
 
-    def __init__(self) -> None:
+    def __init__(self, max_idle: int = 2) -> None:
         ps = _load_pocketsphinx()
+        self._max_idle = max_idle
         self._decoder_class = ps.Decoder
         # loglevel FATAL keeps pocketsphinx's model-loading chatter off the server's stderr.
         self._config = ps.Config(loglevel="FATAL", samprate=SAMPLE_RATE)
@@ -110,7 +113,8 @@ class SphinxEngine:
 
     def _release(self, decoder: Any) -> None:
         with self._lock:
-            self._idle.append(decoder)
+            if len(self._idle) < self._max_idle:
+                self._idle.append(decoder)
 
 
 class SphinxRecognizer:

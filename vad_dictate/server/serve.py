@@ -1,51 +1,32 @@
 """``vad-dictate serve``: a local Deepgram-compatible ``/v1/listen`` websocket server.
 
-A thin asyncio shell around :class:`~vad_dictate.server_session.ServerSession`:
-the handshake (path, credentials, query), one loop per connection that reads a
-frame, lets the session digest it on a worker thread (engines may block) and
-sends what it returns, and the idle timer. Run it from the command line
-(:func:`run_serve`) or inside another program (:class:`BackgroundServer`).
+The service itself is :class:`~vad_dictate.server.service.ListenService`; this
+module loads an engine and runs it from the command line (:func:`run_serve`) or
+inside another program (:class:`BackgroundServer`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import hmac
 import importlib
-import json
 import logging
 import os
 import signal
 import sys
 import threading
-import uuid
-from collections.abc import Sequence
-from datetime import UTC, datetime
-from enum import Enum
-from http import HTTPStatus
+from pathlib import Path
 from types import TracebackType
 from typing import cast
-from urllib.parse import urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
-from websockets.http11 import Request, Response
-from websockets.typing import Subprotocol
+from websockets.asyncio.server import Server
 
 from vad_dictate.engines.base import Engine
 from vad_dictate.errors import ConfigError
-from vad_dictate.server.session import (
-    Close,
-    Note,
-    ParamError,
-    ServerOutput,
-    ServerSession,
-    StreamParams,
-    parse_params,
-)
+from vad_dictate.server.admission import exposure_problem
+from vad_dictate.server.handshake import LISTEN_PATH
+from vad_dictate.server.service import ListenService
 
-LISTEN_PATH = "/v1/listen"
 DEFAULT_PORT = 8765
 ENGINES = {
     "tone": ("vad_dictate.engines.tone", "ToneEngine"),
@@ -69,180 +50,6 @@ def load_engine(name: str) -> Engine:
     return cast(Engine, getattr(module, class_name)())
 
 
-class _Wake(Enum):
-    """Why the connection loop woke up without a message."""
-
-    IDLE = "idle"
-    SHUTDOWN = "shutdown"
-
-
-class _Connection(ServerConnection):
-    """A connection that remembers its request id and its validated query."""
-
-    request_id: str = ""
-    params: StreamParams | None = None
-
-
-def _offered_subprotocols(request: Request) -> list[str]:
-    values = request.headers.get_all("Sec-WebSocket-Protocol")
-    return [p.strip() for value in values for p in value.split(",") if p.strip()]
-
-
-def _authorized(request: Request, key: str) -> bool:
-    """Accept ``Authorization: Token K`` / ``Bearer K`` or subprotocols ``token, K``."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, credential = header.strip().partition(" ")
-    if scheme.lower() in ("token", "bearer") and hmac.compare_digest(
-        credential.strip().encode(), key.encode()
-    ):
-        return True
-    offered = _offered_subprotocols(request)
-    return "token" in offered and any(
-        hmac.compare_digest(p.encode(), key.encode()) for p in offered
-    )
-
-
-def _error(conn: ServerConnection, status: HTTPStatus, code: str, message: str) -> Response:
-    """A failed upgrade as Deepgram sends it: JSON body and a dg-error header."""
-    request_id = cast(_Connection, conn).request_id
-    body = json.dumps({"err_code": code, "err_msg": message, "request_id": request_id})
-    response = conn.respond(status, body)
-    del response.headers["Content-Type"]
-    response.headers["Content-Type"] = "application/json"
-    response.headers["dg-error"] = message
-    return response
-
-
-class ListenService:
-    """The server's behaviour, independent of how its event loop is run."""
-
-    def __init__(self, engine: Engine, api_key: str | None, idle_timeout: float) -> None:
-        self.engine = engine
-        self.api_key = api_key or None
-        self.idle_timeout = idle_timeout
-        self._stopping = asyncio.Event()
-
-    async def start(self, host: str, port: int) -> Server:
-        """Listen on host:port (0 picks a free port)."""
-        self._stopping = asyncio.Event()  # bound to this event loop
-        try:
-            return await serve(
-                self.handle,
-                host,
-                port,
-                create_connection=_Connection,
-                process_request=self.process_request,
-                process_response=self.process_response,
-                select_subprotocol=self.select_subprotocol,
-                compression=None,
-                max_size=16 * 2**20,
-            )
-        except OSError as exc:
-            raise ConfigError(
-                f"Cannot listen on {host}:{port} ({exc.strerror or exc}); choose another --port."
-            ) from exc
-
-    def process_request(self, conn: ServerConnection, request: Request) -> Response | None:
-        """Check path, credentials and query before the upgrade."""
-        c = cast(_Connection, conn)
-        c.request_id = str(uuid.uuid4())
-        url = urlsplit(request.path)
-        if url.path.rstrip("/") != LISTEN_PATH:
-            return _error(conn, HTTPStatus.NOT_FOUND, "NOT_FOUND", f"No such path: {url.path}")
-        if self.api_key is not None and not _authorized(request, self.api_key):
-            return _error(conn, HTTPStatus.UNAUTHORIZED, "INVALID_AUTH", "Invalid credentials.")
-        try:
-            c.params = parse_params(url.query)
-        except ParamError as exc:
-            return _error(conn, HTTPStatus.BAD_REQUEST, "Bad Request", str(exc))
-        return None
-
-    def process_response(
-        self, conn: ServerConnection, request: Request, response: Response
-    ) -> Response | None:
-        """Every response, 101 included, carries the request id."""
-        c = cast(_Connection, conn)
-        response.headers["dg-request-id"] = c.request_id or str(uuid.uuid4())
-        return None
-
-    def select_subprotocol(
-        self, conn: ServerConnection, offered: Sequence[Subprotocol]
-    ) -> Subprotocol | None:
-        """Browsers authenticate with subprotocols ``token, KEY``: answer ``token``."""
-        return Subprotocol("token") if "token" in offered else None
-
-    async def handle(self, ws: ServerConnection) -> None:
-        """Serve one stream until it closes."""
-        conn = cast(_Connection, ws)
-        assert conn.params is not None
-        created = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        session = ServerSession(conn.params, self.engine, conn.request_id, created)
-        log.info("%s: open %s", conn.request_id, conn.request.path if conn.request else "")
-        step: asyncio.Future[list[ServerOutput]] | None = None
-        try:
-            while True:
-                message = await self._receive(ws)
-                if message is _Wake.IDLE:
-                    outs = session.idle_timeout()
-                elif message is _Wake.SHUTDOWN:
-                    outs = session.shutdown()
-                else:
-                    # Decoding may block (pocketsphinx): keep it off the event loop.
-                    step = asyncio.ensure_future(asyncio.to_thread(_step, session, message))
-                    outs = await asyncio.shield(step)
-                if await self._dispatch(ws, conn.request_id, outs):
-                    return
-        except ConnectionClosed as exc:
-            log.info("%s: client went away (%s)", conn.request_id, exc)
-        finally:
-            if step is not None and not step.done():
-                # Cancelled mid-step: release the recognizers once the worker is done.
-                step.add_done_callback(lambda _: session.close())
-            else:
-                session.close()
-
-    async def _receive(self, ws: ServerConnection) -> str | bytes | _Wake:
-        """The next client message, or why there is none (idle timeout, server stopping)."""
-        recv = asyncio.ensure_future(ws.recv())
-        stop = asyncio.ensure_future(self._stopping.wait())
-        try:
-            done, _ = await asyncio.wait(
-                (recv, stop), timeout=self.idle_timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            for task in (recv, stop):
-                task.cancel()  # cancelling recv() loses no message
-        if recv in done:
-            return recv.result()
-        return _Wake.SHUTDOWN if stop in done else _Wake.IDLE
-
-    async def stop(self, server: Server) -> None:
-        """Stop listening; every open stream gets its Metadata, then close 1001."""
-        self._stopping.set()
-        server.close(close_connections=False)
-        await server.wait_closed()
-
-    async def _dispatch(
-        self, ws: ServerConnection, request_id: str, outs: list[ServerOutput]
-    ) -> bool:
-        for out in outs:
-            if isinstance(out, Note):
-                log.warning("%s: %s", request_id, out.text)
-            elif isinstance(out, Close):
-                log.info("%s: closing %d %s", request_id, out.code, out.reason)
-                await ws.close(out.code, out.reason)
-                return True
-            else:
-                await ws.send(out)
-        return False
-
-
-def _step(session: ServerSession, message: str | bytes) -> list[ServerOutput]:
-    if isinstance(message, bytes):
-        return session.receive_bytes(message)
-    return session.receive_text(message)
-
-
 def _url(server: Server, host: str) -> str:
     port = server.sockets[0].getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
@@ -259,8 +66,9 @@ class BackgroundServer:
         port: int = 0,
         api_key: str | None = None,
         idle_timeout: float = 10.0,
+        max_streams: int | None = None,
     ) -> None:
-        self._service = ListenService(engine, api_key, idle_timeout)
+        self._service = ListenService(engine, api_key, idle_timeout, max_streams)
         self._host, self._port = host, port
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -338,7 +146,28 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--api-key",
         default=None,
-        help="require this key from clients (default: $DEEPGRAM_API_KEY; unset: open server)",
+        help="require this key from clients; it shows in the process list, so prefer "
+        "$DEEPGRAM_API_KEY (the default) or --api-key-file",
+    )
+    parser.add_argument(
+        "--api-key-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="require the key stored in this file (its first line)",
+    )
+    parser.add_argument(
+        "--allow-open",
+        action="store_true",
+        help="listen on a non-loopback --host without any key (anyone who reaches it may use it)",
+    )
+    parser.add_argument(
+        "--max-streams",
+        type=int,
+        default=None,
+        metavar="N",
+        help="streams served at once; more are refused with 429 (default: 512 for tone, "
+        "two per CPU core for other engines)",
     )
     parser.add_argument(
         "--idle-timeout",
@@ -347,6 +176,30 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="close streams on which the client sent nothing for this long",
     )
+
+
+def _read_key_file(path: Path) -> str:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise ConfigError(f"Cannot read --api-key-file {path} ({reason}).") from exc
+    key = lines[0].strip() if lines else ""
+    if not key:
+        raise ConfigError(f"--api-key-file {path} is empty; put the key on its first line.")
+    return key
+
+
+def _api_key(args: argparse.Namespace) -> str | None:
+    """The key from --api-key-file, --api-key or $DEEPGRAM_API_KEY, in that order."""
+    if args.api_key_file is not None:
+        return _read_key_file(args.api_key_file)
+    if args.api_key:
+        log.warning(
+            "--api-key shows the key in the process list; use DEEPGRAM_API_KEY or --api-key-file"
+        )
+        return str(args.api_key)
+    return os.environ.get("DEEPGRAM_API_KEY") or None
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -359,9 +212,14 @@ def run_serve(args: argparse.Namespace) -> int:
         raise ConfigError(f"--idle-timeout must be positive, not {args.idle_timeout}.")
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must be between 0 and 65535 (0: any free one), not {args.port}.")
+    if args.max_streams is not None and args.max_streams < 1:
+        raise ConfigError(f"--max-streams must be at least 1, not {args.max_streams}.")
+    api_key = _api_key(args)
+    problem = exposure_problem(args.host, api_key is not None, args.allow_open)
+    if problem is not None:
+        raise ConfigError(problem)
     engine = load_engine(args.engine)
-    api_key = args.api_key or os.environ.get("DEEPGRAM_API_KEY") or None
-    service = ListenService(engine, api_key, args.idle_timeout)
+    service = ListenService(engine, api_key, args.idle_timeout, args.max_streams)
     asyncio.run(_serve_until_signal(service, args.host, args.port))
     return 0
 

@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
 import numpy as np
 
@@ -26,49 +25,17 @@ from vad_dictate import __version__
 from vad_dictate.engines.base import Engine, RecognizedWord
 from vad_dictate.server.channel import ChannelStream, Segment, StreamEvent, UttEnd, VoiceOnset
 from vad_dictate.server.configure import configure
+from vad_dictate.server.params import ParamError as ParamError
+from vad_dictate.server.params import StreamParams, format_problem
+from vad_dictate.server.params import parse_params as parse_params
 from vad_dictate.server.textform import shape
+from vad_dictate.server.wav import WavError, parse_wav_header
 
 NET0001 = (
     "Deepgram did not receive audio data or a text message within the timeout window. "
     "See https://dpgr.am/net0001"
 )
 DATA0000 = "DATA-0000"
-UNSUPPORTED_ENCODINGS = frozenset(
-    {"flac", "mulaw", "alaw", "amr-nb", "amr-wb", "opus", "ogg-opus", "speex", "g729", "linear32"}
-)
-BOOLEAN_PARAMS = (
-    "multichannel",
-    "interim_results",
-    "vad_events",
-    "punctuate",
-    "smart_format",
-    "dictation",
-    "numerals",
-)
-MAX_CHANNELS = 32
-MAX_WAV_HEADER = 1 << 16
-
-
-class ParamError(ValueError):
-    """A query parameter is invalid: the handshake fails with 400 and this ``dg-error``."""
-
-
-@dataclass(frozen=True, slots=True)
-class StreamParams:
-    """The query parameters this server honours (others are accepted and ignored)."""
-
-    encoding: str | None = None  # "linear16", or None: the audio starts with a WAV header
-    sample_rate: int | None = None
-    channels: int = 1
-    multichannel: bool = False
-    interim_results: bool = False
-    endpointing_ms: int | None = 10  # None: endpointing=false
-    utterance_end_ms: int | None = None
-    vad_events: bool = False
-    punctuate: bool = False  # punctuate or smart_format
-    dictation: bool = False  # spoken punctuation -> marks (with punctuate, as Deepgram)
-    numerals: bool = False  # number words -> digits
-    keyterms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,117 +70,6 @@ class ModelInfo:
         """Describe an engine; the uuid is stable per engine name."""
         model_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"vad-dictate:{engine.name}"))
         return cls(f"vad-dictate-{engine.name}", __version__, engine.name, model_uuid)
-
-
-def _invalid(name: str, value: str) -> ParamError:
-    return ParamError(f"Invalid '{name}' value of '{value}'.")
-
-
-def _int(name: str, value: str, low: int, high: int) -> int:
-    if not value.isascii() or not value.isdigit() or not low <= int(value) <= high:
-        raise _invalid(name, value)
-    return int(value)
-
-
-def _bool(name: str, value: str) -> bool:
-    if value.lower() not in ("true", "false"):
-        raise _invalid(name, value)
-    return value.lower() == "true"
-
-
-def parse_params(query: str) -> StreamParams:
-    """Validate a ``/v1/listen`` query string; raise ParamError with the dg-error text."""
-    q = dict(parse_qsl(query, keep_blank_values=True))  # repeated keys: the last one wins
-    flags = {name: _bool(name, q[name]) for name in BOOLEAN_PARAMS if name in q}
-    encoding = q.get("encoding")
-    if encoding is not None:
-        encoding = encoding.lower()
-        if encoding in UNSUPPORTED_ENCODINGS:
-            raise ParamError(
-                f"Encoding '{encoding}' is not supported by this server: "
-                "send linear16 with sample_rate, or WAV without encoding."
-            )
-        if encoding != "linear16":
-            raise _invalid("encoding", q["encoding"])
-    rate = _int("sample_rate", q["sample_rate"], 1000, 384000) if "sample_rate" in q else None
-    if encoding is not None and rate is None:
-        raise ParamError(f"sample_rate is required when encoding is '{encoding}'.")
-    channels = _int("channels", q["channels"], 1, MAX_CHANNELS) if "channels" in q else 1
-    endpointing: int | None = 10
-    if "endpointing" in q:
-        value = q["endpointing"].lower()
-        if value in ("true", "false"):
-            endpointing = 10 if value == "true" else None
-        else:
-            endpointing = _int("endpointing", value, 0, 600000)
-    utterance_end = None
-    if "utterance_end_ms" in q:
-        utterance_end = _int("utterance_end_ms", q["utterance_end_ms"], 1000, 600000)
-        if not flags.get("interim_results", False):
-            raise ParamError("utterance_end_ms requires interim_results=true.")
-    return StreamParams(
-        encoding=encoding,
-        sample_rate=rate,
-        channels=channels,
-        multichannel=flags.get("multichannel", False),
-        interim_results=flags.get("interim_results", False),
-        endpointing_ms=endpointing,
-        utterance_end_ms=utterance_end,
-        vad_events=flags.get("vad_events", False),
-        punctuate=flags.get("punctuate", False) or flags.get("smart_format", False),
-        dictation=flags.get("dictation", False),
-        numerals=flags.get("numerals", False),
-        keyterms=tuple(v for k, v in parse_qsl(query) if k == "keyterm"),
-    )
-
-
-class WavError(ValueError):
-    """The stream does not start with a 16-bit PCM WAV header."""
-
-
-@dataclass(frozen=True, slots=True)
-class WavFormat:
-    """What a WAV header says, and where its audio starts."""
-
-    rate: int
-    channels: int
-    data_offset: int
-
-
-def parse_wav_header(buf: bytes) -> WavFormat | None:
-    """Return the format once the header is complete, None if more bytes are needed."""
-    if not b"RIFF".startswith(buf[:4]) or (len(buf) >= 12 and buf[8:12] != b"WAVE"):
-        raise WavError("not a RIFF/WAVE stream")
-    pos, fmt = 12, None
-    while len(buf) >= pos + 8:
-        chunk_id, size = buf[pos : pos + 4], int.from_bytes(buf[pos + 4 : pos + 8], "little")
-        if chunk_id == b"data":
-            if fmt is None:
-                raise WavError("data before fmt")
-            return WavFormat(fmt[0], fmt[1], pos + 8)
-        end = pos + 8 + size + (size & 1)
-        if end > MAX_WAV_HEADER:
-            raise WavError("header too long")
-        if len(buf) < end:
-            return None
-        if chunk_id == b"fmt ":
-            fmt = _parse_fmt(buf[pos + 8 : pos + 8 + size])
-        pos = end
-    return None
-
-
-def _parse_fmt(body: bytes) -> tuple[int, int]:
-    if len(body) < 16:
-        raise WavError("short fmt chunk")
-    tag, channels, rate = (
-        int.from_bytes(body[i : i + n], "little") for i, n in ((0, 2), (2, 2), (4, 4))
-    )
-    bits = int.from_bytes(body[14:16], "little")
-    if tag == 0xFFFE and len(body) >= 26:
-        tag = int.from_bytes(body[24:26], "little")  # WAVE_FORMAT_EXTENSIBLE sub-format
-    if tag != 1 or bits != 16 or not 1 <= channels <= MAX_CHANNELS or not 1000 <= rate <= 384000:
-        raise WavError("only 16-bit PCM WAV is supported")
-    return rate, channels
 
 
 @dataclass(slots=True)
@@ -265,6 +121,9 @@ class ServerSession:
                 return [Note(f"closing with DATA-0000: {exc}"), *self._finish(1008, DATA0000)]
             if fmt is None:
                 return []
+            problem = format_problem(fmt.rate, fmt.channels, self.params.multichannel)
+            if problem is not None:
+                return [Note(f"closing with DATA-0000: {problem}"), *self._finish(1008, DATA0000)]
             data = bytes(audio.header[fmt.data_offset :])
             audio.header = None
             self._start(fmt.rate, fmt.channels)
@@ -276,8 +135,8 @@ class ServerSession:
             return []
         try:
             msg = json.loads(text)
-        except ValueError:
-            return [Note(f"ignored a text message that is not JSON: {text[:200]!r}")]
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
+            return [Note(f"ignored a text message that is not JSON: {_excerpt(text)}")]
         kind = msg.get("type") if isinstance(msg, dict) else None
         if kind == "KeepAlive":
             return []
@@ -287,7 +146,7 @@ class ServerSession:
             return self._close_stream()
         if kind == "Configure":
             return self._configure(msg)
-        return [Note(f"ignored an unknown text message: {text[:200]!r}")]
+        return [Note(f"ignored an unknown text message: {_excerpt(text)}")]
 
     def idle_timeout(self) -> list[ServerOutput]:
         """The client sent nothing for too long: Metadata, then close 1011 (NET-0001)."""
@@ -450,6 +309,11 @@ class ServerSession:
             msg["models"] = [self.model.uuid]
             msg["model_info"] = {self.model.uuid: self._model_info()}
         return _dumps(msg)
+
+
+def _excerpt(text: str) -> str:
+    """The start of a client's text as one log line, whatever characters it holds."""
+    return repr(text[:200]) + (f" ({len(text)} characters)" if len(text) > 200 else "")
 
 
 def _word(w: RecognizedWord) -> dict[str, Any]:
