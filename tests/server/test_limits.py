@@ -16,7 +16,6 @@ from vad_dictate.server.admission import (
     header_text,
     is_loopback,
 )
-from vad_dictate.server.channel import PieceResampler
 from vad_dictate.server.params import ParamError, StreamParams, parse_params
 from vad_dictate.server.session import Close, Note, ServerSession
 
@@ -172,23 +171,3 @@ def test_a_wav_header_within_the_limits_starts_the_stream() -> None:
     session = _session("")
     assert session.receive_bytes(wav_bytes([np.zeros(1600, dtype=np.int16)] * 32, 8000)) == []
     assert not session.closed
-
-
-@pytest.mark.parametrize("rate", [8000, 44100, 383999])
-def test_piece_resampler_output_does_not_depend_on_the_chunking(rate: int) -> None:
-    rng = np.random.default_rng(rate)
-    x = (rng.standard_normal(rate) * 3000).astype(np.int16)
-    whole = PieceResampler(rate, 16000)
-    a = np.concatenate([whole.process(x), whole.flush()])
-    pieces = PieceResampler(rate, 16000)
-    cuts = np.sort(rng.integers(0, len(x), size=40))
-    parts = [pieces.process(part) for part in np.split(x, cuts)]
-    b = np.concatenate([*parts, pieces.flush()])
-    assert np.array_equal(a, b)
-    assert len(a) == pytest.approx(16000, abs=2)
-
-
-def test_piece_resampler_passes_the_engine_rate_through() -> None:
-    x = np.arange(-500, 500, dtype=np.int16)
-    r = PieceResampler(16000, 16000)
-    assert np.array_equal(r.process(x), x) and len(r.flush()) == 0

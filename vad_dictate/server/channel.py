@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import soxr
 import webrtcvad
 
 from vad_dictate.audio.block import Int16Array
+from vad_dictate.audio.resample import StreamResampler
 from vad_dictate.engines.base import RecognizedWord, Recognizer
 
 
@@ -46,47 +46,6 @@ class UttEnd:
 
 
 StreamEvent = Segment | VoiceOnset | UttEnd
-
-
-class PieceResampler:
-    """soxr streaming, fed in fixed 10 ms pieces so the output never depends on message size.
-
-    soxr's output varies a little with the chunking of its input, and its int16 output
-    is dithered; the recognizers should hear the same samples however the client split
-    them, so soxr works in float and the rounding is ours.
-    """
-
-    def __init__(self, src_rate: int, dst_rate: int) -> None:
-        self._soxr = None
-        if src_rate != dst_rate:
-            self._soxr = soxr.ResampleStream(src_rate, dst_rate, 1, dtype="float32", quality="HQ")
-        self._piece = max(1, src_rate // 100)
-        self._held = np.zeros(0, dtype=np.int16)
-
-    def process(self, samples: Int16Array) -> Int16Array:
-        """Take the next input samples; return the output they complete."""
-        if self._soxr is None:
-            return samples
-        held = np.concatenate([self._held, samples]) if len(self._held) else samples
-        whole = len(held) - len(held) % self._piece
-        out = [
-            self._run(held[i : i + self._piece], last=False) for i in range(0, whole, self._piece)
-        ]
-        self._held = held[whole:].copy()
-        return np.concatenate(out) if out else self._held[:0]
-
-    def flush(self) -> Int16Array:
-        """End of input: the remaining output."""
-        if self._soxr is None:
-            return np.zeros(0, dtype=np.int16)
-        out = self._run(self._held, last=True)
-        self._held = self._held[:0]
-        return out
-
-    def _run(self, piece: Int16Array, *, last: bool) -> Int16Array:
-        assert self._soxr is not None
-        y = self._soxr.resample_chunk(piece.astype(np.float32) / 32768.0, last=last)
-        return np.clip(np.rint(np.asarray(y) * 32768.0), -32768, 32767).astype(np.int16)
 
 
 class SpeechGate:
@@ -141,7 +100,7 @@ class ChannelStream:
         utterance_end_ms: int | None,
     ) -> None:
         self._rec = recognizer
-        self._resampler = PieceResampler(src_rate, engine_rate)
+        self._resampler = StreamResampler(src_rate, engine_rate)
         self._src_rate, self._rate = src_rate, engine_rate
         # Without endpointing the VAD still needs a pause to re-arm SpeechStarted.
         end_ms = 300 if endpointing_ms is None else endpointing_ms
