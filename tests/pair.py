@@ -84,6 +84,9 @@ class Pair:
         stall_all: bool = False,
         lag_s: float = 0.0,
         server_speed: float = 0.0,
+        close_on_open: dict[int, int] | None = None,
+        close_on_finalize: int | None = None,
+        chatter_s: float = 0.0,
     ) -> None:
         self.options = opts or options()
         self.core = ClientCore(self.options, channels, RATE)
@@ -94,6 +97,10 @@ class Pair:
         self.lag_s = lag_s  # the server's answers arrive this much later
         self.server_speed = server_speed  # x real time the server decodes at (0: at once)
         self._busy_until = 0.0
+        self.close_on_open = close_on_open or {}  # connection number -> close code at once
+        self.close_on_finalize = close_on_finalize  # close code on every Finalize
+        self.chatter_s = chatter_s  # after CloseStream: never close, send a message this often
+        self._chatting_since: float | None = None
         self._inbox: list[tuple[float, int, str | Close | Note]] = []
         self.now = 0.0
         self.server: ServerSession | None = None
@@ -108,6 +115,8 @@ class Pair:
         self.notices: list[str] = []
         self.interims: list[str] = []
         self.finish: Finish | None = None
+        self.delays: list[float] = []  # every Connect's wait
+        self.close_sent_at: float | None = None
         self._refuse = 0
         self.hook: Callable[[Pair, Transmit], None] | None = None  # sees every sent message
 
@@ -147,6 +156,7 @@ class Pair:
         while self.now < end - 1e-9 and self.finish is None:
             self.now = min(end, math.floor(self.now / TICK_S + 1 + 1e-9) * TICK_S)
             self.do(self.core.tick(self.now))
+            self._chatter()
             self.settle()
 
     def settle(self) -> None:
@@ -178,6 +188,7 @@ class Pair:
             elif isinstance(action, ShowInterim):
                 self.interims.append(action.text)
             elif isinstance(action, Connect):
+                self.delays.append(action.delay)
                 self._drop_server()
                 self.connect_at = self.now + action.delay
             elif isinstance(action, Finish):
@@ -208,9 +219,11 @@ class Pair:
         query = "&".join(f"{k}={v}" for k, v in proto.query_params(self.options.connect))
         params = parse_params(query)
         self.server = ServerSession(params, self.engine, f"pair-{self.connections}", "now")
-        self._busy_until = self.now
+        self._busy_until, self._chatting_since = self.now, None
         self.stalled = self.stall_all
         self.do(self.core.connected(self.now))
+        if self.connections in self.close_on_open:
+            self._server_closed(self.close_on_open[self.connections], "hostile")
 
     def _deliver(self, message: Transmit) -> None:
         server = self.server
@@ -222,6 +235,14 @@ class Pair:
         if isinstance(message.payload, bytes):
             self.audio_log.append((self.connections, self.now, message.frames))
         outs: list[str | Close | Note] = []
+        if is_finalize and self.close_on_finalize is not None:
+            self._server_closed(self.close_on_finalize, "hostile")
+            return
+        if message.kind == "close":
+            self.close_sent_at = self.now
+        if message.kind == "close" and self.chatter_s > 0:
+            self._chatting_since = self.now  # swallowed: the server never closes
+            return
         if self.stalled:
             pass  # a stalled link: the server gets nothing more, and says nothing
         elif isinstance(message.payload, bytes):
@@ -264,6 +285,12 @@ class Pair:
             self.stalled = True
             return
         self.do(self.core.received(proto.parse_server_message(raw), self.now))
+
+    def _chatter(self) -> None:
+        since = self._chatting_since
+        if since is not None and self.server is not None and self.now - since >= self.chatter_s:
+            self._chatting_since = self.now
+            self._to_client('{"type":"SomethingNew"}')
 
     def _due(self, is_finalize: bool, is_close: bool) -> list[Fault]:
         due = [

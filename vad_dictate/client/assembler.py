@@ -289,7 +289,8 @@ class Assembler:
             if key not in ch.seen and self._plausible(ch, mid):
                 self._remember(ch, key)
                 tokens.append(_Token(mid, span[0], result.transcript))
-        self._add_span(ch, span)
+        if not self._beyond_sent(result.start + result.duration):
+            self._add_span(ch, span)  # an impossible span must not shadow words still to come
         whole = len(tokens) == max(1, len(result.words))  # else the transcript says too much
         return _Segment(span[0], tokens, result.transcript if whole else "")
 

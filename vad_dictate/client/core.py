@@ -136,6 +136,12 @@ class ClientCore(CaptureCore):
                 self._give_up(None, now)
         return self._drain()
 
+    def output_closed(self, now: float) -> list[Action]:
+        """Whoever read the output is gone (a closed pipe): end now with what is held."""
+        if not self.done:
+            self._give_up(None, now)
+        return self._drain()
+
     # -- inputs: the connection -----------------------------------------------------------------
 
     def connected(self, now: float) -> list[Action]:

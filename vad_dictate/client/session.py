@@ -172,6 +172,8 @@ class Session:
                 if not isinstance(self._directive, Finish):
                     self._directive = action
                 self._directed.set()
+        if self.sink.stdout_closed and not self.core.done:
+            self._do(self.core.output_closed(time.monotonic()))
         self._wake.set()
         return actions
 

@@ -55,6 +55,7 @@ class UtteranceSink:
         self._history = history
         self._session = session_id
         self.count = 0
+        self.stdout_closed = False  # the reader of stdout went away (``| head -1``)
 
     def write(self, item: Committed, latency_ms: float | None) -> None:
         """Compose one utterance; record it, print it, and edit every target."""
@@ -110,11 +111,25 @@ class UtteranceSink:
             self._history.close()
 
     def _line(self, line: str) -> None:
+        if self.stdout_closed:
+            return
         if self._before_write is not None:
             self._before_write()
-        self._out.write(line + "\n")
-        self._out.flush()
+        try:
+            self._out.write(line + "\n")
+            self._out.flush()
+        except BrokenPipeError:
+            self._reader_gone()
+            return
         self.count += 1
+
+    def _reader_gone(self) -> None:
+        """A closed pipe: the other targets and the history still get every utterance."""
+        self.stdout_closed = True
+        if self._out is sys.stdout:  # so the interpreter's last flush has nowhere to fail
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
 
     def _apply(self, composed: Composed) -> None:
         if composed.edits:
