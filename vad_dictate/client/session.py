@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from typing import Protocol
 
 from websockets.asyncio.client import ClientConnection
@@ -74,11 +74,15 @@ class Session:
         sink: UtteranceSink,
         status: StatusView,
         recorder: Recorder | None = None,
+        *,
+        paused: bool = False,
     ) -> None:
         self.source, self.options = source, options
         self.sink, self.status, self.recorder = sink, status, recorder
         self.rate, self.channels = source.sample_rate, source.channels
-        self.core = ClientCore(options, self.channels, self.rate, jitter=random.random)
+        self.core = ClientCore(
+            options, self.channels, self.rate, paused=paused, jitter=random.random
+        )
         self.stop_requested = asyncio.Event()
         self._wake = asyncio.Event()  # the core may have something to send
         self._drained = asyncio.Event()  # something was sent, or a stop came: a file may go on
@@ -134,6 +138,10 @@ class Session:
     def adjust_sensitivity(self, delta: int) -> int:
         """Change VAD aggressiveness by ``delta`` (clamped to 0-3); return the new value."""
         return self.core.sensitivity(delta)
+
+    def configure(self, fields: Mapping[str, object]) -> None:
+        """Send a Configure message now and on every new connection."""
+        self._do(self.core.configure(fields))
 
     def request_stop(self) -> None:
         """Finish cleanly: finalize what was said, close the stream, exit."""
