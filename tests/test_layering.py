@@ -18,6 +18,7 @@ PURE = (
     "vad/endpointer.py",
     "vad/noise.py",
     "vad/classifier.py",
+    "vad/events.py",
     "client/pipeline.py",
     "client/outbox.py",
     "client/assembler.py",

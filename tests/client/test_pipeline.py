@@ -86,10 +86,26 @@ def test_always_policy_streams_everything_in_order() -> None:
     assert pipe.skipped_frames == 0
 
 
-def test_blip_never_reaches_the_wire() -> None:
-    blip = synth_utterance(["alpha"], word_s=0.25)[: RATE // 10]  # 100 ms of tone
-    _, out = run(mono(sil(1.0), blip, sil(1.5)))
+def hissed(audio: npt.NDArray[np.float64]) -> npt.NDArray[np.int16]:
+    """``audio`` over steady hiss at about -61 dBFS (seeded)."""
+    hiss = np.random.default_rng(0).normal(0, 30, len(audio))
+    return np.round(audio + hiss).astype(np.int16)
+
+
+def test_faint_blip_never_reaches_the_wire() -> None:
+    tone = synth_utterance(["alpha"], word_s=0.25)[: RATE // 10]  # 100 ms
+    blip = tone * 0.018  # speech to webrtcvad, but only a few dB above the hiss
+    _, out = run(mono(hissed(np.concatenate([sil(1.0), blip, sil(1.5)]))))
     assert out == []
+
+
+def test_short_loud_word_is_sent_and_finalized() -> None:
+    tone = synth_utterance(["alpha"], word_s=0.25)[: RATE // 10]  # 100 ms, like "Go."
+    audio = mono(hissed(np.concatenate([sil(1.0), tone * 0.1, sil(1.5)])))
+    _, out = run(audio)
+    (f,) = finals(out)
+    assert f.speech.start <= RATE and RATE + len(tone) <= f.speech.end
+    assert sent_audio(out[: out.index(f)]) == audio[f.speech.start : f.speech.end].tobytes()
 
 
 def test_two_utterances_two_finalizes_in_order() -> None:

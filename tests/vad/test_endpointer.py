@@ -174,10 +174,23 @@ CASES: list[tuple[str, Int16Array, EndpointerSettings, list[tuple[int, EndpointE
         ],
     ),
     (
-        "blip shorter than min_utterance_ms is dropped after 4 non-speech frames",
+        "a loud word shorter than min_utterance_ms is sent once 300 ms of silence follow it",
         BLIP,
         DEFAULT,
-        [(f(28), Dropped(f(20), f(24)))],
+        [
+            (f(34), SpeechStart(3200, f(20))),  # 10 quiet frames after its last speech frame
+            (f(48), SpeechEnd(3200, f(20), f(24), f(48), "vad")),
+        ],
+    ),
+    (
+        "a short word followed by speech within 300 ms is a lead-in: streamed, not the onset",
+        cat(sil(600), tone(120), sil(150), tone(600), sil(1500)),
+        DEFAULT,
+        [
+            (f(30), Dropped(f(20), f(24))),
+            (f(38), SpeechStart(3200, f(29))),  # streamed from the lead-in's pre-roll
+            (f(73), SpeechEnd(3200, f(29), f(49), f(73), "vad")),
+        ],
     ),
     (
         "min_utterance_ms 0 confirms on entering SPEECH",
@@ -258,6 +271,8 @@ def test_chunking_does_not_change_events(chunk: int) -> None:
         sil(900),
         tone(120),
         sil(1000),
+        tone(120),
+        sil(150),
         tone(1500),
         sil(900),
         load(CLIPS[1]),
@@ -285,7 +300,13 @@ FORCE_CASES: list[tuple[str, Int16Array, EndpointerSettings, State, list[Endpoin
         State.ONSET,
         [SpeechStart(3200, f(20)), SpeechEnd(3200, f(20), f(32), f(32), "hotkey")],
     ),
-    ("unconfirmed speech", ONE[: f(25)], DEFAULT, State.SPEECH, [Dropped(f(20), f(25))]),
+    (
+        "unconfirmed speech that is a loud word",
+        ONE[: f(25)],
+        DEFAULT,
+        State.SPEECH,
+        [SpeechStart(3200, f(20)), SpeechEnd(3200, f(20), f(25), f(25), "hotkey")],
+    ),
     (
         "confirmed speech",
         ONE[: f(35)],
@@ -300,7 +321,13 @@ FORCE_CASES: list[tuple[str, Int16Array, EndpointerSettings, State, list[Endpoin
         State.HANGOVER,
         [SpeechEnd(3200, f(20), f(40), f(50), "hotkey")],
     ),
-    ("unconfirmed hangover", BLIP[: f(27)], DEFAULT, State.HANGOVER, [Dropped(f(20), f(24))]),
+    (
+        "unconfirmed hangover of a loud word",
+        BLIP[: f(27)],
+        DEFAULT,
+        State.HANGOVER,
+        [SpeechStart(3200, f(20)), SpeechEnd(3200, f(20), f(24), f(27), "hotkey")],
+    ),
 ]
 
 
@@ -327,8 +354,11 @@ def test_force_end_counts_whole_frames_and_clips_the_next_pre_roll() -> None:
     assert ep.samples_seen == f(35)  # the 100 buffered samples wait for the next call
     assert ep.process(ONE[f(35) + 100 : f(36)]) == []
     assert (ep.samples_seen, ep.state) == (f(36), State.ONSET)
-    # Speech frames 35-39 form a new candidate: too short, so it is dropped.
-    assert ep.process(ONE[f(36) :]) == [Dropped(f(35), f(40))]
+    # Speech frames 35-39 form a new candidate: short but loud, so a word of its own.
+    assert ep.process(ONE[f(36) :]) == [
+        SpeechStart(f(35), f(35)),
+        SpeechEnd(f(35), f(35), f(40), f(64), "vad"),
+    ]
 
     ep = Endpointer(replace(DEFAULT, min_utterance_ms=0))
     ep.process(ONE[: f(35)])
@@ -551,7 +581,8 @@ def test_librivox_one_utterance_per_clip(mode: int, frame_ms: int, noisy: bool) 
         # speech: the loudness rules trim them (endpointer module docstring).
         assert abs(ms(ev.onset - s0)) <= 100
         assert abs(ms(ev.end - s1 - silence)) <= 100
-        assert ev.start == max(ev.onset - RATE * 400 // 1000, previous_end)
+        # From the pre-roll, or earlier when a lead-in (a breath) came just before the onset.
+        assert previous_end <= ev.start <= max(ev.onset - RATE * 400 // 1000, previous_end)
         previous_end = ev.end
         for p0, p1 in pauses:  # internal pauses stay inside the utterance
             assert ev.onset < p0 and p1 < ev.last_speech

@@ -26,18 +26,24 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from tests.clips import (
     NOISES,
+    RATE,
     Corpus,
+    colored_noise,
     corpus,
     false_per_minute,
     mix,
     run,
     score,
     speech_rms,
+    to_int16,
 )
+from tests.tones import Track, track
+from vad_dictate.engines.tone import WORDS
 from vad_dictate.vad.endpointer import EndpointerSettings
 
 DEFAULT = EndpointerSettings()
@@ -108,3 +114,55 @@ def test_silero_engine_in_noise(kind: str) -> None:
     assert s.cut_words == 0
     assert max(s.onset_errors_ms) <= 150  # Silero needs two or three 32 ms windows to rise
     assert false_per_minute(kind, NOISE_10DB, silero) <= 1
+
+
+# -- low voices in rumble: tone speech (fundamentals 100-250 Hz) in brown noise ---------------
+
+LOW, HIGH = WORDS[:6], WORDS[10:]  # fundamentals 100-150 Hz and 200-250 Hz
+
+
+def tone_dictation(voice: tuple[str, ...], seed: int) -> tuple[Track, list[tuple[int, int]]]:
+    """Six utterances of four tone words, 1.2 s apart, and their (first, last) sample."""
+    rng = np.random.default_rng(seed)
+    t = track([[voice[int(i)] for i in rng.integers(0, len(voice), 4)] for _ in range(6)], 1.2)
+    spans = [
+        (round(t.words[4 * u].start * t.rate), round(t.words[4 * u + 3].end * t.rate))
+        for u in range(6)
+    ]
+    return t, spans
+
+
+def tone_in_noise(kind: str, voice: tuple[str, ...], seed: int, snr: int) -> int:
+    """How many utterances the endpointer finds; asserts each lies on its true utterance."""
+    t, spans = tone_dictation(voice, seed)
+    audio = t.samples.astype(np.float64)
+    rms = np.sqrt(np.mean(np.concatenate([audio[a:b] for a, b in spans]) ** 2))
+    noisy = to_int16(audio + colored_noise(kind, len(audio), seed + 10) * rms / 10 ** (snr / 20))
+    ends = run(noisy, DEFAULT)
+    for ev in ends:  # onsets within 100 ms of a true one; no utterance made of noise alone
+        assert any(abs(ev.onset - a) <= RATE // 10 and ev.last_speech > b for a, b in spans)
+    return len(ends)
+
+
+VOICES = {"100-150Hz": LOW, "200-250Hz": HIGH, "100-250Hz": WORDS}
+
+
+@pytest.mark.parametrize(
+    ("kind", "snr"), [("white", 20), ("white", 10), ("pink", 20), ("pink", 10), ("brown", 20)]
+)
+def test_tone_speech_in_noise_six_utterances_stay_six(kind: str, snr: int) -> None:
+    for voice in VOICES.values():
+        for seed in (1, 2):
+            assert tone_in_noise(kind, voice, seed, snr) == 6, (kind, snr, voice[0], seed)
+
+
+def test_low_voices_in_brown_noise_at_10_db() -> None:
+    # Rumble swings most in the low bands, where these voices carry their energy too: against
+    # the bare minimum of the noise floor (no bias correction) only 3 of these 18 tracks came
+    # out as six utterances, 66 utterances of 108 in all. With it 9 tracks and 96 of 108: the
+    # rest still merge where the noise swells for half a second (README, endpointing).
+    found = [
+        tone_in_noise("brown", voice, seed, 10) for voice in VOICES.values() for seed in range(1, 7)
+    ]
+    assert sum(found) >= 96
+    assert found.count(6) >= 9

@@ -7,7 +7,7 @@ Which frames are speech (:meth:`Endpointer._decide`). webrtcvad alone calls stea
 louder than about -30 dBFS speech, and adds 2-14 frames of its own hangover plus every breath
 and room-noise tail after a sentence. So a frame is speech (``s``) only when
 
-  1. webrtcvad says so, or the utterance is confirmed and the frame is SUSTAIN_SNR_DB above
+  1. the classifier says so, or the utterance is confirmed and the frame is SUSTAIN_SNR_DB above
      the noise floor (a soft final word that mode 3 gives up on); and
   2. its speech-band power lies ``snr_db`` above the adaptive noise floor
      (:class:`vad_dictate.noise.NoiseFloor`: per-band minimum statistics over 3 s); and
@@ -33,29 +33,35 @@ All transitions live in :meth:`Endpointer._step`. The rules, per frame of ``fram
                     utterance: no event.
     SPEECH    s  -> SPEECH
               !s -> HANGOVER
-    HANGOVER  s  -> SPEECH (one speech frame resumes the utterance)
+    HANGOVER  s  -> SPEECH (one speech frame resumes the utterance), except after a word's
+                    give-up (below): then Dropped, and this frame is a new onset whose
+                    utterance streams from the word's pre-roll (a lead-in: a breath, "so").
               !s -> SILENCE when the run of non-speech frames since last_speech reaches
                     Q if the utterance is confirmed: SpeechEnd(trigger="vad",
                       end = last_speech + Q frames);
-                    G if not: Dropped. Unconfirmed speech gives up early so
-                      that a breath or click followed by a short gap cannot pull the next
-                      onset back (seen on LibriVox clips); if the blip was a real short word,
-                      the next onset's pre-roll still streams it.
+                    G if not, unless it is a word: Dropped. Unconfirmed speech gives up early
+                      so that a breath or click followed by a short gap cannot pull the next
+                      onset back (seen on LibriVox clips).
+                    A word is unconfirmed speech of at least N speech frames whose loudest
+                    frame lies WORD_SNR_DB above the noise floor ("Yes.", "Go."): duration
+                    alone does not tell it from a blip, its level does. After W =
+                    max(G, WORD_WAIT_MS) non-speech frames it is confirmed (SpeechStart) and
+                    ends like any utterance; the server decides what it was.
 
 Then, in SPEECH or HANGOVER:
   - confirmation: when last_speech - onset >= min_utterance_ms (onset as refined above) and
     the frame did not raise the level by more than RISE_DB, emit SpeechStart once;
-    start = max(onset - preroll_ms, end of the previous announced utterance, 0).
+    start = max(onset - preroll_ms (or a lead-in's), end of the previous announced utterance, 0).
   - length limit (confirmed utterances only): when samples_seen - onset >= max_utterance_ms,
     emit SpeechEnd(trigger="max_length", end=samples_seen). If that frame was speech a new
     utterance begins in SPEECH with onset = start = end (no pre-roll, no gap, no overlap; its
     onset is not refined) and awaits confirmation like any other; otherwise -> SILENCE.
 
 force_end(trigger), from any state -> SILENCE: a confirmed utterance ends with
-SpeechEnd(end=samples_seen, trigger); an ONSET already holding min_utterance_ms of speech is
-confirmed first (SpeechStart, SpeechEnd); unconfirmed SPEECH or HANGOVER gives Dropped;
-otherwise nothing. The VAD state, noise floor, level memory and the partial-frame buffer are
-kept (the stream goes on).
+SpeechEnd(end=samples_seen, trigger); an ONSET already holding min_utterance_ms of speech, or
+unconfirmed SPEECH or HANGOVER that is a word, is confirmed first (SpeechStart, SpeechEnd);
+other unconfirmed SPEECH or HANGOVER gives Dropped; otherwise nothing. The VAD state, noise
+floor, level memory and the partial-frame buffer are kept (the stream goes on).
 
 Notes:
   - ``last_speech`` is the sample just after the last speech frame (by the rules above, not
@@ -68,16 +74,40 @@ Notes:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from enum import Enum
-from typing import Literal, TypeGuard
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
 
 from vad_dictate.errors import ConfigError
 from vad_dictate.vad.classifier import FrameClassifier, make_classifier
+from vad_dictate.vad.events import (
+    ENGINES,
+    SAMPLE_RATES,
+    Dropped,
+    EndpointerSettings,
+    EndpointEvent,
+    SpeechEnd,
+    SpeechStart,
+    State,
+    Trigger,
+    VadEngine,
+    check_range,
+)
 from vad_dictate.vad.noise import Loudness, NoiseFloor
+
+__all__ = [
+    "ENGINES",
+    "Dropped",
+    "EndpointEvent",
+    "Endpointer",
+    "EndpointerSettings",
+    "SpeechEnd",
+    "SpeechStart",
+    "State",
+    "Trigger",
+    "VadEngine",
+]
 
 # Onset refinement uses drop_db minus this: onsets rise fast, tails fade slowly.
 ONSET_TIGHTER_DB = 10
@@ -86,97 +116,11 @@ ONSET_TIGHTER_DB = 10
 MEMORY_DECAY_DB_S = 1.0
 RISE_DB = 1.0  # a frame this much louder than the peak so far: the level is still climbing
 SUSTAIN_SNR_DB = 10.0  # inside a confirmed utterance, this far above the floor is speech
-SAMPLE_RATES = (8000, 16000, 32000, 48000)  # the rates webrtcvad accepts
-FRAME_SIZES_MS = (10, 20, 30)
-
-
-class State(Enum):
-    """Where the current channel is in an utterance."""
-
-    SILENCE = "silence"
-    ONSET = "onset"
-    SPEECH = "speech"
-    HANGOVER = "hangover"
-
-
-Trigger = Literal["vad", "max_length", "end", "hotkey"]
-VadEngine = Literal["webrtcvad", "silero"]
-ENGINES = ("webrtcvad", "silero")
-
-
-@dataclass(frozen=True, slots=True)
-class EndpointerSettings:
-    """Endpointer tuning; every duration is in milliseconds."""
-
-    aggressiveness: int = 2
-    frame_ms: int = 30
-    onset_ms: int = 90
-    silence_ms: int = 700
-    preroll_ms: int = 400
-    min_utterance_ms: int = 250
-    max_utterance_ms: int = 30000
-    snr_db: int = 4
-    drop_db: int = 30
-    engine: VadEngine = "webrtcvad"
-
-    def validate(self) -> None:
-        """Raise ConfigError naming the first bad value and its valid range."""
-        if self.engine not in ENGINES:
-            raise ConfigError(f"vad.engine must be 'webrtcvad' or 'silero', got {self.engine!r}.")
-        _check_range("aggressiveness", self.aggressiveness, 0, 3, "")
-        if not _is_int(self.frame_ms) or self.frame_ms not in FRAME_SIZES_MS:
-            raise ConfigError(f"vad.frame_ms must be 10, 20 or 30, got {self.frame_ms!r}.")
-        _check_range("onset_ms", self.onset_ms, 10, 1000)
-        _check_range("silence_ms", self.silence_ms, 100, 5000)
-        _check_range("preroll_ms", self.preroll_ms, 0, 2000)
-        _check_range("min_utterance_ms", self.min_utterance_ms, 0, 5000)
-        _check_range("max_utterance_ms", self.max_utterance_ms, 1000, 600000)
-        _check_range("snr_db", self.snr_db, 0, 30, " dB")
-        _check_range("drop_db", self.drop_db, 0, 60, " dB")
-        if self.max_utterance_ms <= self.min_utterance_ms:
-            raise ConfigError(
-                f"vad.max_utterance_ms must be greater than vad.min_utterance_ms "
-                f"({self.min_utterance_ms} ms), got {self.max_utterance_ms}."
-            )
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_range(key: str, value: object, lo: int, hi: int, unit: str = " ms") -> None:
-    if not (_is_int(value) and lo <= value <= hi):
-        raise ConfigError(f"vad.{key} must be between {lo} and {hi}{unit}, got {value!r}.")
-
-
-@dataclass(frozen=True, slots=True)
-class SpeechStart:
-    """An utterance is confirmed: stream audio from ``start``."""
-
-    start: int  # max(onset - preroll, previous utterance end, 0)
-    onset: int  # first sample of the first speech frame
-
-
-@dataclass(frozen=True, slots=True)
-class SpeechEnd:
-    """A confirmed utterance ended at ``end`` (samples processed when emitted)."""
-
-    start: int
-    onset: int
-    last_speech: int  # sample just after the last speech frame
-    end: int
-    trigger: Trigger
-
-
-@dataclass(frozen=True, slots=True)
-class Dropped:
-    """Speech shorter than min_utterance_ms ended; nothing was announced for it."""
-
-    onset: int
-    last_speech: int
-
-
-EndpointEvent = SpeechStart | SpeechEnd | Dropped
+# Short speech whose loudest frame stands this far above the noise floor is a word ("Yes.",
+# "Go."), not a blip: it is confirmed instead of dropped, and the server decides what it was.
+WORD_SNR_DB = 10.0
+# ...once it is followed by this much silence; speech sooner makes it a lead-in to that speech.
+WORD_WAIT_MS = 300
 
 
 class Endpointer:
@@ -205,6 +149,7 @@ class Endpointer:
         self._onset_frames = math.ceil(settings.onset_ms / settings.frame_ms)
         self._silence_frames = math.ceil(settings.silence_ms / settings.frame_ms)
         self._give_up = min(self._silence_frames, self._onset_frames + 1)
+        self._word_wait = max(self._give_up, math.ceil(WORD_WAIT_MS / settings.frame_ms))
         self._preroll = sample_rate * settings.preroll_ms // 1000
         self._min_len = sample_rate * settings.min_utterance_ms // 1000
         self._max_len = sample_rate * settings.max_utterance_ms // 1000
@@ -217,6 +162,7 @@ class Endpointer:
         self._heard_at = 0  # sample at which it ended
         self._decay = MEMORY_DECAY_DB_S / sample_rate
         self._prev_end = 0
+        self._snr = 0.0  # snr_db of the frame being stepped
         self._reset()
 
     def _reset(self) -> None:
@@ -230,11 +176,29 @@ class Endpointer:
         self._peak = -math.inf  # loudest speech frame of this utterance, dB
         self._early: list[tuple[int, float]] = []  # (start, dB) of speech frames until confirmed
         self._carried = False  # speech carried on over a max_length split: onset stays put
+        self._lead: int | None = None  # where a lead-in word before this onset was streamed from
+        self._voiced = 0  # speech frames of this utterance
+        self._top_snr = -math.inf  # the highest snr_db among them
 
     @property
     def state(self) -> State:
         """The current state."""
         return self._state
+
+    @property
+    def confirmed(self) -> bool:
+        """True inside an utterance announced with SpeechStart."""
+        return self._confirmed
+
+    @property
+    def utterance_start(self) -> int:
+        """Where the confirmed utterance's audio starts (pre-roll included)."""
+        return self._start
+
+    @property
+    def last_speech(self) -> int:
+        """The sample just after the current utterance's last speech frame."""
+        return self._last_speech
 
     @property
     def samples_seen(self) -> int:
@@ -270,6 +234,7 @@ class Endpointer:
             frame = frames[n : n + self._frame]
             loud = self._floor.measure(frame)
             self._vad_speech = is_speech(frame)
+            self._snr = loud.snr_db
             self._step(self._decide(loud), loud.level_db, events)
         return events
 
@@ -278,12 +243,14 @@ class Endpointer:
         events: list[EndpointEvent] = []
         if self._state is State.ONSET and self._last_speech - self._onset >= self._min_len:
             self._confirm(events)  # enough speech, only the onset rule was still pending
+        elif self._state is not State.ONSET and not self._confirmed and self._word_like():
+            self._confirm(events)
         self._close(trigger, events)
         return events
 
     def set_aggressiveness(self, mode: int) -> None:
         """Change the VAD's aggressiveness (0-3) from the next frame on."""
-        _check_range("aggressiveness", mode, 0, 3, "")
+        check_range("aggressiveness", mode, 0, 3, "")
         self._classifier.set_aggressiveness(mode)
         self.settings = replace(self.settings, aggressiveness=mode)
 
@@ -294,7 +261,7 @@ class Endpointer:
         if loud.snr_db < self.settings.snr_db:
             return False
         if not self._vad_speech and not (
-            SUSTAIN_SNR_DB and self._confirmed and loud.snr_db >= SUSTAIN_SNR_DB
+            SUSTAIN_SNR_DB and self._confirmed and loud.raw_snr_db >= SUSTAIN_SNR_DB
         ):
             return False
         drop = self.settings.drop_db
@@ -308,8 +275,16 @@ class Endpointer:
         self._seen += self._frame
         self._speech = speech
         state, rising = self._state, False
+        if speech and self._word_pending():
+            # Speech soon after a short word: the word was a lead-in (a breath, "uh", "so").
+            # It must not pull the new onset back, but it is streamed with it.
+            lead = max(self._onset - self._preroll, self._prev_end, 0)
+            self._close("vad", events)
+            self._lead, state = lead, State.SILENCE
         if speech:
             self._last_speech = self._seen
+            self._voiced += 1
+            self._top_snr = max(self._top_snr, self._snr)
             if state is State.SILENCE:
                 self._onset, self._speech_frames, self._quiet_frames = frame_start, 0, 0
                 state = State.ONSET
@@ -327,9 +302,17 @@ class Endpointer:
             return
         else:
             self._quiet_frames += 1
-            if self._quiet_frames >= (self._silence_frames if self._confirmed else self._give_up):
-                self._close("vad", events)
-                return
+            if self._confirmed:
+                limit = self._silence_frames
+            elif state is not State.ONSET and self._word_like():
+                limit = self._word_wait
+            else:
+                limit = self._give_up
+            if self._quiet_frames >= limit:
+                if self._confirmed or limit == self._give_up:
+                    self._close("vad", events)
+                    return
+                self._confirm(events)  # a short word on its own: it ends like any utterance
             if state is State.SPEECH:
                 state = State.HANGOVER
         self._state = state
@@ -340,6 +323,16 @@ class Endpointer:
             self._confirm(events)
         if self._confirmed and self._seen - self._onset >= self._max_len:
             self._split(speech, events)
+
+    def _word_pending(self) -> bool:
+        return (
+            self._state is State.HANGOVER
+            and not self._confirmed
+            and self._quiet_frames >= self._give_up
+        )
+
+    def _word_like(self) -> bool:
+        return self._voiced >= self._onset_frames and self._top_snr >= WORD_SNR_DB
 
     def _refine_onset(self, frame_start: int, level_db: float) -> None:
         # Until confirmation the onset is the first speech frame within drop_db of the
@@ -355,7 +348,10 @@ class Endpointer:
 
     def _confirm(self, events: list[EndpointEvent]) -> None:
         self._early = []
-        self._start = max(self._onset - self._preroll, self._prev_end, 0)
+        start = self._onset - self._preroll
+        if self._lead is not None:
+            start = min(start, self._lead)
+        self._start = max(start, self._prev_end, 0)
         self._confirmed = True
         events.append(SpeechStart(self._start, self._onset))
 
