@@ -19,6 +19,8 @@ PURE = (
     "vad/noise.py",
     "vad/classifier.py",
     "vad/events.py",
+    "vad/turn.py",
+    "vad/melspec.py",
     "client/pipeline.py",
     "client/outbox.py",
     "client/assembler.py",

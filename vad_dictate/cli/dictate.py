@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from vad_dictate.cli.parser import dictate_parser, setting_overrides
 from vad_dictate.client.pipeline import PipelineSettings, Policy
-from vad_dictate.client.session import AudioSource, Session, SessionOptions
+from vad_dictate.client.session import AudioSource, Session, SessionOptions, TurnScorer
 from vad_dictate.config import Settings, load_settings
 from vad_dictate.deepgram import protocol as proto
 from vad_dictate.errors import ConfigError
@@ -20,6 +21,7 @@ from vad_dictate.ui.keys import ACTIONS, KeyMap
 from vad_dictate.ui.sinks import StatusView, UtteranceSink
 from vad_dictate.ui.view import make_status_view
 from vad_dictate.vad.endpointer import EndpointerSettings
+from vad_dictate.vad.turn import TurnSettings
 
 PIPELINE_RATE = 16000
 
@@ -151,7 +153,38 @@ def session_options(
         retain_s=s.number("stream.retain_s"),
         replay_speed=s.number("stream.replay_speed"),
         reopen_s=s.number("audio.reopen_s"),
+        turn=turn_settings(s),
     )
+
+
+def turn_settings(s: Settings) -> TurnSettings | None:
+    """``vad.turn``: smart turn taking's settings, or None for the silence timer."""
+    if s.text("vad.turn") != "smart":
+        return None
+    return TurnSettings(
+        early_ms=s.integer("vad.turn_early_ms"),
+        ceiling_ms=s.integer("vad.turn_ceiling_ms"),
+        threshold=s.number("vad.turn_threshold"),
+    )
+
+
+def load_turn_model(s: Settings, status: StatusView) -> TurnScorer | None:
+    """The smart-turn model; without it one warning, and the words and ceiling decide."""
+    if s.text("vad.turn") != "smart":
+        return None
+    from vad_dictate.vad.smart_turn import SmartTurn
+
+    path = s.text("vad.turn_model")
+    if path:
+        return SmartTurn(Path(path).expanduser())  # a bad path the user gave is an error
+    try:
+        return SmartTurn()
+    except ConfigError as exc:
+        status.message(
+            f"warning: {exc} Until then pauses end by the interim words and "
+            f"vad.turn_ceiling_ms ({s.integer('vad.turn_ceiling_ms')} ms) of silence."
+        )
+        return None
 
 
 def _make_sink(s: Settings, channels: int, status: StatusView) -> UtteranceSink:
@@ -195,13 +228,15 @@ async def _dictate(args: argparse.Namespace, s: Settings, status: StatusView) ->
     status = DesktopView(status, desktop)
     recorder = None
     try:
+        scorer = load_turn_model(s, status)
         options = session_options(s, url, api_key, source.channels, endpointer)
+        options = dataclasses.replace(options, turn_model=scorer is not None)
         sink = _make_sink(s, source.channels, status)
         if args.record:
             from vad_dictate.diagnostics.record import SessionRecorder
 
             recorder = SessionRecorder(args.record, PIPELINE_RATE, source.channels, endpointer)
-        session = Session(source, options, sink, status, recorder)
+        session = Session(source, options, sink, status, recorder, scorer=scorer)
         if recorder is not None:
             recorder.watch(session.pipeline.speaking)
         try:

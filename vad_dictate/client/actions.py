@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from vad_dictate.client.assembler import Committed
-from vad_dictate.client.pipeline import Outgoing
+from vad_dictate.client.pipeline import Outgoing, ScoreTurn
 from vad_dictate.errors import VadDictateError
 
 TransmitKind = Literal["silence", "configure", "keepalive", "audio", "finalize", "close"]
@@ -91,4 +91,14 @@ class Finish:
         return 0 if self.error is None else self.error.exit_code
 
 
-Action = Print | ShowInterim | Notice | StatusRecord | StateChanged | Connect | ReopenInput | Finish
+Action = (
+    Print
+    | ShowInterim
+    | Notice
+    | StatusRecord
+    | StateChanged
+    | Connect
+    | ReopenInput
+    | Finish
+    | ScoreTurn  # run the end-of-turn model off the capture path; answer turn_scored
+)

@@ -8,6 +8,7 @@ Every input returns the actions it caused (see :mod:`vad_dictate.client.actions`
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,12 +16,14 @@ import numpy as np
 from vad_dictate.audio.block import AudioBlock
 from vad_dictate.client.actions import Action, Notice, ReopenInput, StateChanged, StatusRecord
 from vad_dictate.client.outbox import Outbox
-from vad_dictate.client.pipeline import Outgoing, Pipeline, PipelineSettings
+from vad_dictate.client.pipeline import Outgoing, Pipeline, PipelineSettings, SendAudio
 from vad_dictate.deepgram import protocol as proto
 from vad_dictate.errors import VadDictateError
 from vad_dictate.vad.endpointer import EndpointerSettings
+from vad_dictate.vad.turn import TurnSettings
 
 REOPEN_INTERVAL_S = 1.0  # between attempts to reopen a failed input device
+SENT_MAP_LEN = 4096  # audio messages remembered for placing results in the capture
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,8 @@ class SessionOptions:
     retain_s: float = 120.0
     replay_speed: float = 1.25  # Deepgram takes audio at most ~1.25x real time; 0 = unpaced
     reopen_s: float = 30.0  # how long a lost microphone may take to come back
+    turn: TurnSettings | None = None  # None: silence_ms ends utterances
+    turn_model: bool = False  # the shell runs the end-of-turn model on ScoreTurn
 
 
 class CaptureCore:
@@ -46,7 +51,10 @@ class CaptureCore:
 
     def __init__(self, options: SessionOptions, channels: int, rate: int, paused: bool) -> None:
         self.options, self.channels, self.rate = options, channels, rate
-        self.pipeline = Pipeline(options.endpointer, options.pipeline, channels, rate)
+        self.pipeline = Pipeline(
+            options.endpointer, options.pipeline, channels, rate, options.turn, options.turn_model
+        )
+        self._sent_map: deque[tuple[int, int]] = deque(maxlen=SENT_MAP_LEN)  # stream, capture
         self.outbox = Outbox(int(options.retain_s * rate))
         self.paused = paused
         self.stop_requested = False
@@ -147,6 +155,11 @@ class CaptureCore:
         self.paused = paused
         return self._drain()
 
+    def turn_scored(self, channel: int, token: int, probability: float, now: float) -> list[Action]:
+        """The end-of-turn model's answer to ScoreTurn ``token``; may end the utterance."""
+        self._queue(self.pipeline.turn_scored(channel, token, probability, now))
+        return self._drain()
+
     def sensitivity(self, delta: int) -> int:
         """Change VAD aggressiveness by ``delta`` (clamped to 0-3); return the new value."""
         mode = max(0, min(3, self.pipeline.aggressiveness() + delta))
@@ -154,6 +167,18 @@ class CaptureCore:
         return mode
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _sent_audio(self, boundary: int, item: SendAudio) -> None:
+        """Audio up to capture frame ``item.upto`` ends at ``boundary`` of the connection."""
+        if self._sent_map and boundary <= self._sent_map[-1][0]:
+            self._sent_map.clear()  # a new connection counts from 0 again
+        self._sent_map.append((boundary, item.upto))
+
+    def _hear(self, result: proto.InterimResult | proto.FinalResult, now: float) -> None:
+        """The words so far reach the turn policy, with the capture frame they have heard."""
+        end = round((result.start + result.duration) * self.rate)
+        covers = max((upto for bound, upto in self._sent_map if bound <= end), default=-1)
+        self._queue(self.pipeline.heard(result.channel, result.transcript, covers, now))
 
     def _emit(self, action: Action) -> None:
         self._out.append(action)
@@ -163,6 +188,7 @@ class CaptureCore:
         if state != self._shown_state and not self.done:
             self._shown_state = state
             self._out.append(StateChanged(state))
+        self._out.extend(self.pipeline.score_requests())
         out, self._out = self._out, []
         return out
 

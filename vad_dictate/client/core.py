@@ -199,6 +199,7 @@ class ClientCore(CaptureCore):
         elif message.item is not None and self.outbox.peek() is message.item:
             boundary = self.outbox.mark_sent()
             if isinstance(message.item, SendAudio):
+                self._sent_audio(boundary, message.item)
                 self.assembler.horizon = boundary
             else:
                 self._note_finalize(message.item, boundary, now)
@@ -209,6 +210,8 @@ class ClientCore(CaptureCore):
         if self.phase not in (Phase.OPEN, Phase.CLOSING):
             return self._drain()
         self._last_received = now
+        if isinstance(event, proto.FinalResult | proto.InterimResult):
+            self._hear(event, now)  # the turn policy reads the words so far
         if isinstance(event, proto.FinalResult):
             self._show(self.assembler.on_final(event, now), now)
         elif isinstance(event, proto.InterimResult):

@@ -9,13 +9,19 @@ Streaming policies:
   stays on the laptop (not billed). Audio waits in a ring buffer until the
   endpointer confirms an utterance, so blips never reach the wire.
 - ``always``: every sample is sent; the endpointer only decides when to Finalize.
+
+Turn taking (``vad.turn = "smart"``): each channel's :class:`TurnPolicy` watches the pauses of
+confirmed utterances and may end one before the endpointer's ceiling. It asks for the
+end-of-turn model through :meth:`Pipeline.score_requests` (the shell runs the model off the
+capture path) and hears back through :meth:`Pipeline.turn_scored`; interim transcripts arrive
+through :meth:`Pipeline.heard`. Both may return a Finalize.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -27,8 +33,10 @@ from vad_dictate.vad.endpointer import (
     EndpointEvent,
     SpeechEnd,
     SpeechStart,
+    State,
     Trigger,
 )
+from vad_dictate.vad.turn import AskModel, EndTurn, TurnAction, TurnPolicy, TurnSettings
 
 Policy = Literal["speech", "always"]
 
@@ -39,6 +47,7 @@ class SendAudio:
 
     pcm: bytes
     frames: int
+    upto: int = 0  # the capture frame just after its last frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +62,18 @@ class SendFinalize:
 
 
 Outgoing = SendAudio | SendFinalize
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreTurn:
+    """Run the end-of-turn model on ``audio`` and answer Pipeline.turn_scored(channel, token)."""
+
+    channel: int
+    token: int
+    audio: Int16Array  # the channel's utterance up to now, at most MODEL_WINDOW_S long
+
+
+MODEL_WINDOW_S = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +127,26 @@ class Pipeline:
         settings: PipelineSettings,
         channels: int = 1,
         sample_rate: int = 16000,
+        turn: TurnSettings | None = None,
+        model: bool = False,
     ) -> None:
+        """``turn`` in smart mode lets pauses end early (``model``: a scorer is there)."""
         self.channels, self.sample_rate = channels, sample_rate
         self.settings = settings
+        smart = turn is not None and turn.mode == "smart"
+        if turn is not None and smart:
+            endpointer = replace(endpointer, silence_ms=turn.ceiling_ms)
         self.endpointers = [Endpointer(endpointer, sample_rate) for _ in range(channels)]
+        self.turns = (
+            [TurnPolicy(turn, sample_rate, model) for _ in range(channels)]
+            if turn and smart
+            else []
+        )
+        self._requests: list[ScoreTurn] = []
         self._frame = sample_rate * endpointer.frame_ms // 1000
         keep_ms = endpointer.preroll_ms + endpointer.min_utterance_ms + endpointer.onset_ms + 2000
+        if model and self.turns:
+            keep_ms = max(keep_ms, 1000 * MODEL_WINDOW_S)
         self._ring = _Ring(sample_rate * keep_ms // 1000, channels)
         self._carry = np.zeros((0, channels), dtype=np.int16)
         self._active: set[int] = set()
@@ -152,11 +187,34 @@ class Pipeline:
         """End every channel's utterance now (hotkey, end of input, exit)."""
         out: list[Outgoing] = []
         events = [(c, ev) for c, ep in enumerate(self.endpointers) for ev in ep.force_end(trigger)]
+        for policy in self.turns:
+            policy.reset()
         self._times.append((self._ring.end, captured_at))
         out.extend(self._apply(events, self._ring.end))
         if not self._active and self.settings.policy == "speech":
             self._skip_to(self._ring.end)
         return out
+
+    def score_requests(self) -> list[ScoreTurn]:
+        """The model runs the turn policy asked for since the last call (oldest first)."""
+        out, self._requests = self._requests, []
+        return out
+
+    def turn_scored(
+        self, channel: int, token: int, probability: float, captured_at: float
+    ) -> list[Outgoing]:
+        """The model's answer to ScoreTurn ``token``; may end the channel's utterance."""
+        if not self.turns:
+            return []
+        end = self.turns[channel].scored(token, probability)
+        return self._end_turn(channel, captured_at) if end else []
+
+    def heard(self, channel: int, text: str, covers: int, captured_at: float) -> list[Outgoing]:
+        """The channel's latest interim transcript, heard up to capture frame ``covers``."""
+        if not self.turns or not self.endpointers[channel].confirmed:
+            return []
+        end = self.turns[channel].heard(text, covers)
+        return self._end_turn(channel, captured_at) if end else []
 
     def drain(self) -> list[Outgoing]:
         """Flush audio held for chunking (before a KeepAlive or at the end)."""
@@ -193,8 +251,41 @@ class Pipeline:
             column = frame[:, c] if self.channels > 1 else frame[:, 0]
             events.extend((c, ev) for ev in ep.process(np.ascontiguousarray(column)))
         out = self._apply(events, self._ring.end)
+        for c in range(len(self.turns)):
+            out.extend(self._turn_step(c, [ev for ch, ev in events if ch == c], captured_at))
         if self.settings.policy == "always" or self._active:
             out.extend(self._send_to(self._ring.end))
+        return out
+
+    def _turn_step(self, c: int, events: list[EndpointEvent], captured_at: float) -> list[Outgoing]:
+        policy, ep = self.turns[c], self.endpointers[c]
+        if events:
+            policy.reset()  # an utterance began or ended: its text and pauses are history
+        if not ep.confirmed:
+            return []
+        if ep.state is not State.HANGOVER:
+            policy.speech()
+            return []
+        actions: list[TurnAction] = policy.silence(ep.last_speech, ep.samples_seen)
+        for action in actions:
+            if isinstance(action, AskModel):
+                self._requests.append(ScoreTurn(c, action.token, self._utterance_audio(c)))
+            elif isinstance(action, EndTurn):
+                return self._end_turn(c, captured_at)
+        return []
+
+    def _utterance_audio(self, c: int) -> Int16Array:
+        ep = self.endpointers[c]
+        lo = max(ep.utterance_start, self._ring.end - MODEL_WINDOW_S * self.sample_rate)
+        return np.ascontiguousarray(self._ring.read(lo, self._ring.end)[:, c])
+
+    def _end_turn(self, c: int, captured_at: float) -> list[Outgoing]:
+        events = [(c, ev) for ev in self.endpointers[c].force_end("turn")]
+        self.turns[c].reset()
+        self._times.append((self._ring.end, captured_at))
+        out = self._apply(events, self._ring.end)
+        if not self._active and self.settings.policy == "speech":
+            self._skip_to(self._ring.end)
         return out
 
     def _apply(self, events: list[tuple[int, EndpointEvent]], now: int) -> list[Outgoing]:
@@ -251,8 +342,10 @@ class Pipeline:
         self._pending_frames = len(rest)
         out: list[Outgoing] = []
         cuts = list(range(0, frames, self._chunk)) if frames % self._chunk == 0 else [0]
+        head_start = self._sent_upto - len(rest) - frames
         for i, pos in enumerate(cuts):
             piece = head[pos : cuts[i + 1] if i + 1 < len(cuts) else frames]
-            out.append(SendAudio(piece.tobytes(), len(piece)))
+            upto = head_start + pos + len(piece)
+            out.append(SendAudio(piece.tobytes(), len(piece), upto))
             self.sent_frames_total += len(piece)
         return out

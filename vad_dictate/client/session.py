@@ -15,12 +15,13 @@ import contextlib
 import random
 import time
 from collections.abc import AsyncGenerator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from vad_dictate.audio.block import AudioBlock, AudioSource
+from vad_dictate.audio.block import AudioBlock, AudioSource, Int16Array
 from vad_dictate.client.actions import (
     Action,
     Connect,
@@ -35,7 +36,7 @@ from vad_dictate.client.actions import (
 )
 from vad_dictate.client.core import CONNECT_SILENCE_MS, ClientCore, SessionOptions
 from vad_dictate.client.outbox import Outbox
-from vad_dictate.client.pipeline import Pipeline, SendAudio, SendFinalize
+from vad_dictate.client.pipeline import Pipeline, ScoreTurn, SendAudio, SendFinalize
 from vad_dictate.client.signals import install_signal_handlers
 from vad_dictate.client.transport import close_failure, open_connection
 from vad_dictate.deepgram import protocol as proto
@@ -64,6 +65,12 @@ class Recorder(Protocol):
     def received(self, raw: str | bytes) -> None: ...
 
 
+class TurnScorer(Protocol):
+    """The end-of-turn model: P(the speech in 16 kHz ``audio`` is a finished turn)."""
+
+    def score(self, audio: Int16Array) -> float: ...
+
+
 class Session:
     """One dictation session, over as many connections as it takes."""
 
@@ -76,8 +83,11 @@ class Session:
         recorder: Recorder | None = None,
         *,
         paused: bool = False,
+        scorer: TurnScorer | None = None,
     ) -> None:
         self.source, self.options = source, options
+        self.scorer = scorer  # the end-of-turn model, run on its own thread
+        self._scoring = ThreadPoolExecutor(1, "turn-model") if scorer is not None else None
         self.sink, self.status, self.recorder = sink, status, recorder
         self.rate, self.channels = source.sample_rate, source.channels
         self.core = ClientCore(
@@ -121,6 +131,8 @@ class Session:
             for task in (pump, ticker):
                 task.cancel()
             await asyncio.gather(pump, ticker, return_exceptions=True)
+            if self._scoring is not None:
+                self._scoring.shutdown(wait=False, cancel_futures=True)
         if finish.error is not None:
             raise finish.error
         return 0
@@ -176,6 +188,8 @@ class Session:
                 self.sink.status(action.record)
             elif isinstance(action, StateChanged):
                 self.status.state(action.state)
+            elif isinstance(action, ScoreTurn):
+                self._score(action)
             elif isinstance(action, Connect | Finish):
                 if not isinstance(self._directive, Finish):
                     self._directive = action
@@ -184,6 +198,25 @@ class Session:
             self._do(self.core.output_closed(time.monotonic()))
         self._wake.set()
         return actions
+
+    def _score(self, request: ScoreTurn) -> None:
+        """Run the end-of-turn model off the loop; its answer comes back to the core on it."""
+        if self.scorer is None or self._scoring is None:
+            return
+        loop = asyncio.get_running_loop()
+        future = self._scoring.submit(self.scorer.score, request.audio)
+
+        def done(f: Future[float]) -> None:  # on the worker thread
+            if f.cancelled() or f.exception() is not None:
+                return
+            with contextlib.suppress(RuntimeError):  # the session ended meanwhile: drop it
+                loop.call_soon_threadsafe(self._scored, request, f.result())
+
+        future.add_done_callback(done)
+
+    def _scored(self, request: ScoreTurn, probability: float) -> None:
+        now = time.monotonic()
+        self._do(self.core.turn_scored(request.channel, request.token, probability, now))
 
     # -- capture ------------------------------------------------------------------------------
 

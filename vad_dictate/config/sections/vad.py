@@ -58,7 +58,8 @@ FIELDS = (
         "vad",
         "min_utterance_ms",
         250,
-        "Utterances with less speech than this are dropped as blips, in ms (0 keeps them all).",
+        "Utterances with less speech than this are dropped as blips, in ms (0 keeps them all), "
+        'unless they stand well above the noise floor: a short word ("Yes.") is always sent.',
         between(0, 5000, " ms"),
         "--min-utterance-ms",
     ),
@@ -85,6 +86,46 @@ FIELDS = (
         "Frames this many dB below the utterance's loudest are silence (0-60, 0 = off): breath "
         "and room-noise tails do not delay the end, so silence_ms counts from where speech ended.",
         between(0, 60, " dB (0 turns it off)"),
+    ),
+    Field(
+        "vad",
+        "turn",
+        "silence",
+        'When a pause ends an utterance: "silence" (silence_ms of silence, nothing else) or '
+        '"smart" (an end-of-turn model and the interim words decide, between turn_early_ms and '
+        "turn_ceiling_ms of silence). Without the model (.ci/setup installs it) smart uses the "
+        "words and the ceiling.",
+        one_of("smart", "silence"),
+        "--turn",
+    ),
+    Field(
+        "vad",
+        "turn_early_ms",
+        150,
+        "Smart turns: the shortest pause that may end an utterance, in ms (50-1000); the model "
+        "is asked then.",
+        between(50, 1000, " ms"),
+    ),
+    Field(
+        "vad",
+        "turn_ceiling_ms",
+        1300,
+        "Smart turns: this much silence always ends an utterance, in ms (300-5000).",
+        between(300, 5000, " ms"),
+    ),
+    Field(
+        "vad",
+        "turn_threshold",
+        0.5,
+        "Smart turns: the model's completion probability (0-1) that ends an utterance.",
+        between(0.0, 1.0),
+    ),
+    Field(
+        "vad",
+        "turn_model",
+        "",
+        "Smart turns: path of a smart-turn v3 ONNX model (empty: the one the pipecat-ai package "
+        "ships).",
     ),
 )
 SECTION = Section("vad", HELP, FIELDS)

@@ -1,0 +1,277 @@
+"""Benchmark 6: turn taking on dictation-like speech: silence timers against the smart policy.
+
+``python -m benchmarks.turn`` prints a markdown table. The set: the five LibriVox sentences of
+``tests/data/librivox`` (each cut to its ``.lab`` span plus 0.2 s either side), every one with
+one or two 0.6-1.2 s pauses inserted mid-phrase at word boundaries after function words
+("the", "of", "to", "be", ...; seeded), and a one-word sentence cut from the alignments after
+each; 1.5 s of silence between sentences; two shuffled rounds. Pauses are digital silence; the
+whole track gets pink noise 45 dB below the speech (a quiet room), so pauses are not exact zeros.
+
+Each row runs the real :class:`Pipeline` over the track in 30 ms blocks, in one process:
+- the model (smart-turn v3.2) runs synchronously on each ScoreTurn, its wall time measured,
+  and its answer is delivered at the first block captured after request + that time, as the
+  client's worker would deliver it;
+- interim transcripts are simulated as Deepgram-like: one per ``--interim-s`` of audio
+  inside an utterance, arriving ``--lag-s`` after the audio it covers, holding the true words
+  heard so far with a "." after a sentence's last word (perfect punctuation: optimistic).
+
+Columns: mid-phrase cut rate (pauses with a Finalize inside them), sentence end -> Finalize
+lag (true .lab end to the capture time of the block that sent it; the one-word sentences
+included), -> printed line (Finalize lag plus ``--reply-ms``, the server's answer to a Finalize:
+not measured here), one-word sentences sent and finalized on their own, words lost (aligned
+words not wholly inside a streamed utterance), CPU of this process per second of audio
+(process time: endpointer, pipeline and model), in % of one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from tests.clips import DATA, RATE, clips, colored_noise, lab, load, to_int16
+from vad_dictate.audio.block import Int16Array
+from vad_dictate.client.pipeline import Pipeline, PipelineSettings, SendFinalize
+from vad_dictate.vad.endpointer import EndpointerSettings
+from vad_dictate.vad.smart_turn import SmartTurn
+from vad_dictate.vad.turn import HOLD_WORDS, TurnSettings
+
+BLOCK = RATE * 30 // 1000
+SENTENCE_GAP_S = 1.5
+EDGE_S = 0.2
+ROOM_DB = 45
+
+
+@dataclass
+class Track:
+    """The dictation audio and its truth, in samples."""
+
+    audio: Int16Array
+    words: list[tuple[int, int, str, int]] = field(
+        default_factory=list
+    )  # begin, end, text, sentence
+    sentence_ends: list[int] = field(default_factory=list)
+    one_word: list[int] = field(default_factory=list)  # indexes of one-word sentences
+    pauses: list[tuple[int, int]] = field(default_factory=list)  # inserted mid-phrase pauses
+
+
+def aligned(stem: str) -> list[tuple[float, float, str]]:
+    """(begin, end, word) seconds of a clip's aligned words, alternate marks removed."""
+    rows = json.loads((DATA / f"{stem}.json").read_text())["w"]
+    return [(w["b"], w["b"] + w["d"], w["t"].split("(")[0]) for w in rows if w["t"][0] != "<"]
+
+
+def dictation(rounds: int = 2, seed: int = 3) -> Track:
+    """The benchmark's track (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    parts: list[Int16Array] = [np.zeros(RATE, dtype=np.int16)]
+    track, pos = Track(np.zeros(0, dtype=np.int16)), RATE
+
+    def add(audio: Int16Array, words: list[tuple[float, float, str]], cuts: set[int]) -> None:
+        nonlocal pos
+        sentence, offset = len(track.sentence_ends), 0
+        for i, (b, e, text) in enumerate(words):
+            track.words.append(
+                (pos + round(b * RATE) + offset, pos + round(e * RATE) + offset, text, sentence)
+            )
+            if i in cuts:
+                cut = round(e * RATE)
+                gap = round(rng.uniform(0.6, 1.2) * RATE)
+                at = pos + cut + offset
+                track.pauses.append((at, at + gap))
+                audio = np.concatenate(
+                    [audio[: cut + offset], np.zeros(gap, np.int16), audio[cut + offset :]]
+                )
+                offset += gap
+        track.sentence_ends.append(track.words[-1][1])
+        parts.extend([audio, np.zeros(round(SENTENCE_GAP_S * RATE), dtype=np.int16)])
+        pos += len(audio) + len(parts[-1])
+
+    for _ in range(rounds):
+        for i in rng.permutation(len(clips())):
+            stem = clips()[i]
+            audio, (t0, t1), words = load(stem), lab(stem), aligned(stem)
+            lo, hi = max(0.0, t0 - EDGE_S), t1 + EDGE_S
+            clip = audio[round(lo * RATE) : round(hi * RATE)]
+            shifted = [(b - lo, e - lo, w) for b, e, w in words]
+            holds = [k for k, (_, _, w) in enumerate(shifted[:-1]) if w in HOLD_WORDS and k > 0]
+            cuts = set(
+                rng.choice(
+                    holds, size=min(len(holds), int(rng.integers(1, 3))), replace=False
+                ).tolist()
+            )
+            add(clip, shifted, cuts)
+            b, e, w = shifted[int(rng.integers(0, len(shifted)))]
+            one = clip[max(0, round((b - 0.05) * RATE)) : round((e + 0.05) * RATE)]
+            track.one_word.append(len(track.sentence_ends))
+            add(one, [(0.05, 0.05 + e - b, w)], set())
+    audio = np.concatenate(parts)
+    speech = np.sqrt(np.mean(audio[audio != 0].astype(np.float64) ** 2))
+    room = colored_noise("pink", len(audio), seed=11) * speech / 10 ** (ROOM_DB / 20)
+    track.audio = to_int16(audio + room)
+    return track
+
+
+@dataclass
+class Row:
+    """One configuration's results."""
+
+    name: str
+    cuts: int
+    pauses: int
+    lags_ms: list[float]
+    one_word_sent: int
+    one_word_total: int
+    words_lost: int
+    cpu_pct: float
+    model_ms: list[float]
+
+
+def interim_text(track: Track, start: int, upto: int) -> str:
+    """The words of the utterance that began at ``start`` heard by ``upto``, punctuated."""
+    heard = [w for w in track.words if w[0] >= start - BLOCK and w[1] <= upto]
+    if not heard:
+        return ""
+    text = " ".join(w[2] for w in heard)
+    last = heard[-1]
+    return text + "." if last[1] == track.sentence_ends[last[3]] else text
+
+
+def run(
+    track: Track,
+    endpointer: EndpointerSettings,
+    turn: TurnSettings | None,
+    scorer: SmartTurn | None,
+    interim_s: float,
+    lag_s: float,
+) -> tuple[list[SendFinalize], list[float], float]:
+    """Every Finalize of one pass, the model's call times (ms) and the CPU seconds used."""
+    pipeline = Pipeline(endpointer, PipelineSettings(), 1, RATE, turn, scorer is not None)
+    finals: list[SendFinalize] = []
+    answers: list[tuple[int, int, int, float]] = []  # due sample, channel, token, probability
+    interims: list[tuple[int, int]] = []  # due sample, covers
+    calls: list[float] = []
+    next_interim, ep = 0, pipeline.endpointers[0]
+    cpu0 = time.process_time()
+    for pos in range(0, len(track.audio) - BLOCK + 1, BLOCK):
+        now = pos + BLOCK
+        out = list(pipeline.push(track.audio[pos:now, np.newaxis], now / RATE))
+        for req in pipeline.score_requests():
+            t0 = time.perf_counter()
+            p = scorer.score(req.audio) if scorer else 0.0
+            took = time.perf_counter() - t0
+            calls.append(took * 1000)
+            answers.append((now + round(took * RATE), req.channel, req.token, p))
+        for _due, c, token, p in [a for a in answers if a[0] <= now]:
+            out += pipeline.turn_scored(c, token, p, now / RATE)
+        answers = [a for a in answers if a[0] > now]
+        if ep.confirmed and now >= next_interim:
+            interims.append((now + round(lag_s * RATE), now))
+            next_interim = now + round(interim_s * RATE)
+        elif not ep.confirmed:
+            next_interim = now + round(interim_s * RATE)
+        for _due, covers in [i for i in interims if i[0] <= now]:
+            text = interim_text(track, ep.utterance_start, covers)
+            out += pipeline.heard(0, text, covers, now / RATE)
+        interims = [i for i in interims if i[0] > now]
+        finals += [o for o in out if isinstance(o, SendFinalize)]
+    finals += [o for o in pipeline.force_end("end", 0.0) if isinstance(o, SendFinalize)]
+    return finals, calls, time.process_time() - cpu0
+
+
+def judge(
+    name: str, track: Track, finals: list[SendFinalize], calls: list[float], cpu: float
+) -> Row:
+    """Score one pass against the truth."""
+    spans = [(f.speech.start, f.speech.end) for f in finals]
+    ends = sorted(e for _, e in spans)
+    cuts = sum(1 for a, b in track.pauses if any(a <= e < b for e in ends))
+    lags = []
+    for s in track.sentence_ends:
+        after = [e for e in ends if e >= s]
+        if after:
+            lags.append((after[0] - s) * 1000 / RATE)
+    starts = [w[0] for w in track.words]
+    one = 0
+    for k in track.one_word:
+        word = next(w for w in track.words if w[3] == k)
+        prev_end = track.sentence_ends[k - 1] if k else 0
+        nxt = next((w[0] for w in track.words if w[3] == k + 1), len(track.audio))
+        if any(a <= word[0] and word[1] <= b and b < nxt for a, b in spans) and any(
+            prev_end <= e <= word[0] for e in [*ends, 0]
+        ):
+            one += 1
+    lost = sum(1 for b, e, _, _ in track.words if not any(x <= b and e <= y for x, y in spans))
+    del starts
+    seconds = len(track.audio) / RATE
+    return Row(
+        name,
+        cuts,
+        len(track.pauses),
+        lags,
+        one,
+        len(track.one_word),
+        lost,
+        100 * cpu / seconds,
+        calls,
+    )
+
+
+def _pct(values: Sequence[float], q: float) -> str:
+    return f"{np.percentile(values, q):.0f}" if len(values) else "-"
+
+
+def table(rows: Sequence[Row], reply_ms: float) -> str:
+    """The markdown table."""
+    out = [
+        "| turn | mid-phrase cut | sentence end -> Finalize p50 / p95 ms | -> line p50 / p95 ms "
+        "| one-word sent alone | words lost | CPU % of a core | model calls: p50 / p95 ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        line = [x + reply_ms for x in r.lags_ms]
+        out.append(
+            f"| {r.name} | {r.cuts}/{r.pauses} ({100 * r.cuts / max(1, r.pauses):.0f}%) | "
+            f"{_pct(r.lags_ms, 50)} / {_pct(r.lags_ms, 95)} | "
+            f"{_pct(line, 50)} / {_pct(line, 95)} | "
+            f"{r.one_word_sent}/{r.one_word_total} | {r.words_lost} | {r.cpu_pct:.2f} | "
+            f"{len(r.model_ms)}: {_pct(r.model_ms, 50)} / {_pct(r.model_ms, 95)} |"
+        )
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the side-by-side table."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.turn", description=__doc__)
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--interim-s", type=float, default=1.0, help="audio per simulated interim")
+    p.add_argument("--lag-s", type=float, default=0.3, help="delay of a simulated interim")
+    p.add_argument("--reply-ms", type=float, default=0.0, help="Finalize -> final result time")
+    args = p.parse_args(argv)
+    track = dictation(args.rounds)
+    base = EndpointerSettings()
+    rows = []
+    for ms in (300, 700, 1200):
+        finals, calls, cpu = run(
+            track, replace(base, silence_ms=ms), None, None, args.interim_s, args.lag_s
+        )
+        rows.append(judge(f"silence {ms}", track, finals, calls, cpu))
+    smart = TurnSettings()
+    model = SmartTurn()
+    for name, scorer, lag in (
+        ("smart (model + words)", model, args.lag_s),
+        ("smart, words only (no model)", None, args.lag_s),
+        ("smart, model only (no interims)", model, 1e6),
+    ):
+        finals, calls, cpu = run(track, base, smart, scorer, args.interim_s, lag)
+        rows.append(judge(name, track, finals, calls, cpu))
+    print(table(rows, args.reply_ms))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

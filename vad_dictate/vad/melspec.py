@@ -1,0 +1,80 @@
+"""Whisper's 80-bin log-mel spectrogram, in numpy: the input of the smart-turn model.
+
+Pure: no I/O. The recipe is Whisper's (and the WhisperFeatureExtractor's that smart-turn was
+trained with): 16 kHz audio, a 400-point periodic Hann window every 160 samples (25 ms / 10 ms)
+on reflect-padded ("centred") frames, the power spectrum, a Slaney-style mel filterbank
+(linear below 1 kHz, logarithmic above, each triangle scaled to unit area in Hz), the log10
+clamped at 1e-10, then limited to 8 decades below the loudest bin and mapped by (x + 4) / 4.
+The last STFT frame is dropped, so N samples give N // 160 frames.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+RATE = 16000
+N_FFT = 400
+HOP = 160
+N_MELS = 80
+DYNAMIC_RANGE = 8.0  # decades of power kept below the loudest bin
+FloatArray = npt.NDArray[np.float32]
+
+# Slaney's mel scale: 3 mels per 200 Hz up to 1 kHz, then 27 mels per factor 6.4.
+_LINEAR_HZ_PER_MEL = 200.0 / 3
+_BREAK_HZ = 1000.0
+_LOG_STEP = np.log(6.4) / 27.0
+
+
+def hz_to_mel(hz: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Slaney mel value of each frequency."""
+    hz = np.asarray(hz, dtype=np.float64)
+    linear = hz / _LINEAR_HZ_PER_MEL
+    log = _BREAK_HZ / _LINEAR_HZ_PER_MEL + np.log(np.maximum(hz, 1e-9) / _BREAK_HZ) / _LOG_STEP
+    out: npt.NDArray[np.float64] = np.where(hz < _BREAK_HZ, linear, log)
+    return out
+
+
+def mel_to_hz(mel: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Inverse of :func:`hz_to_mel`."""
+    mel = np.asarray(mel, dtype=np.float64)
+    brk = _BREAK_HZ / _LINEAR_HZ_PER_MEL
+    out: npt.NDArray[np.float64] = np.where(
+        mel < brk, mel * _LINEAR_HZ_PER_MEL, _BREAK_HZ * np.exp(_LOG_STEP * (mel - brk))
+    )
+    return out
+
+
+def mel_filters(n_mels: int = N_MELS, n_fft: int = N_FFT, rate: int = RATE) -> FloatArray:
+    """(n_mels, n_fft // 2 + 1) triangular filters, each of unit area over frequency in Hz."""
+    bins = np.linspace(0.0, rate / 2, n_fft // 2 + 1)
+    edges = mel_to_hz(np.linspace(0.0, hz_to_mel(np.array(rate / 2)), n_mels + 2))
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (bins[None, :] - lo) / (mid - lo)
+    falling = (hi - bins[None, :]) / (hi - mid)
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    weights *= 2.0 / (hi - lo)  # a triangle of height h and base b has area h * b / 2
+    return weights.astype(np.float32)
+
+
+_FILTERS = mel_filters()
+_WINDOW = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
+
+
+def power_spectrogram(audio: FloatArray) -> FloatArray:
+    """(n_fft // 2 + 1, len // HOP) power spectra of Hann-windowed, centred 25 ms frames."""
+    padded = np.pad(audio.astype(np.float32), N_FFT // 2, mode="reflect")
+    count = 1 + (len(padded) - N_FFT) // HOP
+    index = np.arange(N_FFT)[None, :] + HOP * np.arange(count)[:, None]
+    spectrum = np.fft.rfft(padded[index] * _WINDOW, axis=1)
+    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+    return power[:-1].T  # Whisper drops the last frame
+
+
+def log_mel(audio: FloatArray) -> FloatArray:
+    """(80, len // 160) Whisper log-mel features of 16 kHz float audio in [-1, 1]."""
+    mel = _FILTERS @ power_spectrogram(audio)
+    logs = np.log10(np.maximum(mel, 1e-10))
+    logs = np.maximum(logs, logs.max() - DYNAMIC_RANGE)
+    out: FloatArray = ((logs + 4.0) / 4.0).astype(np.float32)
+    return out

@@ -1,0 +1,160 @@
+"""The turn policy: when a pause in speech ends the utterance (``vad.turn = "smart"``).
+
+Pure: no I/O, threads or clock reads. Time is the channel's sample index. The endpointer finds
+the pauses; this class decides whether a pause is the end of a turn from three things:
+
+  - the acoustic end-of-turn model (smart-turn), whose completion probability arrives later
+    as an event (:meth:`TurnPolicy.scored`) for the pause it was asked about;
+  - the latest interim transcript of the utterance (:meth:`TurnPolicy.heard`), which counts
+    only once it has heard the audio up to the pause (an older one says nothing about it);
+  - the ceiling: ``ceiling_ms`` of silence always ends the utterance. The endpointer enforces
+    it (its silence_ms is the ceiling in smart mode), so no utterance outlives it.
+
+The rules, for a pause in a confirmed utterance that has lasted ``s`` so far (from the sample
+just after the last speech frame):
+
+    s < early_ms                        -> wait (a breath, a stop consonant)
+    s reaches early_ms                  -> AskModel once per pause (if the model is there)
+    the words end with a hold word      -> wait for the ceiling: "the", "and", "of", "to", ...
+                                           (or a comma) never end a sentence
+    the words end with . ? or !         -> EndTurn("words")
+    model probability >= threshold      -> EndTurn("model")
+    otherwise                           -> wait for the ceiling
+
+A score is about one pause: speech that resumes before it arrives makes it stale, and it is
+dropped. Text and scores are kept until the utterance ends (:meth:`TurnPolicy.reset`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+TurnMode = Literal["smart", "silence"]
+TURN_MODES = ("smart", "silence")
+
+# Words after which an English sentence cannot end: articles, conjunctions, prepositions,
+# possessives, auxiliaries. A pause after them is a thinking pause.
+HOLD_WORDS = frozenset(
+    (
+        *("a", "an", "the", "and", "or", "but", "nor", "so", "yet", "of", "to", "from", "in"),
+        *("on", "at", "by", "for", "with", "without", "into", "onto", "about", "over", "under"),
+        *("after", "before", "than", "as", "if", "because", "since", "while", "although"),
+        *("though", "that", "which", "who", "whom", "whose", "my", "your", "his", "her", "its"),
+        *("our", "their", "this", "these", "those", "is", "are", "was", "were", "be", "been"),
+        *("am", "will", "would", "shall", "should", "can", "could", "may", "might", "must"),
+        *("do", "does", "did", "has", "have", "had", "not", "very", "such"),
+    )
+)
+FINAL_MARKS = (".", "?", "!")
+
+
+@dataclass(frozen=True, slots=True)
+class TurnSettings:
+    """How a pause becomes the end of an utterance; durations in milliseconds."""
+
+    mode: TurnMode = "smart"
+    early_ms: int = 150  # the shortest pause that may end a turn; the model is asked then
+    ceiling_ms: int = 1300  # this much silence always ends the utterance
+    threshold: float = 0.5  # model completion probability that ends the turn
+
+
+@dataclass(frozen=True, slots=True)
+class AskModel:
+    """Score the utterance's audio up to sample ``upto`` and answer with ``token``."""
+
+    token: int
+    upto: int
+
+
+@dataclass(frozen=True, slots=True)
+class EndTurn:
+    """The pause ends the utterance now."""
+
+    reason: Literal["model", "words"]
+
+
+TurnAction = AskModel | EndTurn
+
+
+def last_word(text: str) -> str:
+    """The last word of ``text``, lower case, without punctuation around it."""
+    words = text.split()
+    return words[-1].strip(".,;:?!\"'()").lower() if words else ""
+
+
+def sounds_finished(text: str) -> bool | None:
+    """True: the words end a sentence; False: they cannot end here; None: no sign either way."""
+    text = text.strip()
+    if not text:
+        return None
+    if text.endswith(",") or last_word(text) in HOLD_WORDS:
+        return False
+    if text.endswith(FINAL_MARKS):
+        return True
+    return None
+
+
+class TurnPolicy:
+    """One channel's end-of-turn decision; feed it pauses, scores and interim text."""
+
+    def __init__(self, settings: TurnSettings, sample_rate: int, model: bool) -> None:
+        self.settings = settings
+        self._early = sample_rate * settings.early_ms // 1000
+        self._model = model
+        self._token = 0  # the pause being scored; bumped by every new pause
+        self.reset()
+
+    def reset(self) -> None:
+        """A new utterance: forget its text, its pause and any score in flight."""
+        self._text = ""
+        self._covers = -1  # the sample up to which the text has heard the audio
+        self._pause: int | None = None  # last_speech of the current pause
+        self._ripe = False  # the pause has lasted early_ms
+        self._probability: float | None = None
+
+    def speech(self) -> None:
+        """Speech goes on: the current pause (and any score for it) is over."""
+        self._pause, self._ripe = None, False
+
+    def silence(self, last_speech: int, now: int) -> list[TurnAction]:
+        """A non-speech frame of a confirmed utterance; ``now`` is the sample after it."""
+        if self._pause != last_speech:
+            self._pause, self._ripe, self._probability = last_speech, False, None
+            self._token += 1
+        if now - last_speech < self._early:
+            return []
+        out: list[TurnAction] = []
+        if not self._ripe:
+            self._ripe = True
+            if self._model:
+                out.append(AskModel(self._token, now))
+        end = self._decide()
+        return out + ([end] if end else [])
+
+    def scored(self, token: int, probability: float) -> EndTurn | None:
+        """The model's completion probability for pause ``token``."""
+        if token != self._token or not self._ripe:
+            return None  # speech resumed or the utterance ended meanwhile
+        self._probability = probability
+        return self._decide()
+
+    def heard(self, text: str, covers: int) -> EndTurn | None:
+        """The latest interim transcript of this utterance, heard up to sample ``covers``."""
+        self._text, self._covers = text, covers
+        return self._decide() if self._ripe else None
+
+    @property
+    def probability(self) -> float | None:
+        """The model's answer for the current pause, once it came."""
+        return self._probability
+
+    def _decide(self) -> EndTurn | None:
+        fresh = self._pause is not None and self._covers >= self._pause
+        finished = sounds_finished(self._text) if fresh else None
+        if finished is not None:
+            return EndTurn("words") if finished else None
+        p = self._probability
+        if p is not None and p >= self.settings.threshold:
+            return EndTurn("model")
+        return None
