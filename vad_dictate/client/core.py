@@ -251,14 +251,8 @@ class ClientCore(CaptureCore):
 
     def _note_finalize(self, item: SendFinalize, boundary: int, now: float) -> None:
         sp = item.speech
-        info = UtteranceInfo(
-            item.index,
-            sp.onset / self.rate,
-            sp.last_speech / self.rate,
-            sp.trigger,
-            item.last_speech_at,
-            item.seq,
-        )
+        times = (sp.onset / self.rate, sp.last_speech / self.rate)
+        info = UtteranceInfo(item.index, *times, sp.trigger, item.last_speech_at, item.seq)
         self._last_end = info
         self.assembler.finalize_sent(boundary, info, now)
 
