@@ -216,7 +216,7 @@ class Pair:
             self.do(self.core.connect_failed(error, self.now))
             return
         self.connections += 1
-        query = "&".join(f"{k}={v}" for k, v in proto.query_params(self.options.connect))
+        query = "&".join(f"{k}={v}" for k, v in proto.query_params(self.core.options.connect))
         params = parse_params(query)
         self.server = ServerSession(params, self.engine, f"pair-{self.connections}", "now")
         self._busy_until, self._chatting_since = self.now, None

@@ -3,6 +3,7 @@ anything is written or sent, bad files one sentence and exit 2."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from tests.apprun import app_cmd, app_env
 from tests.wavs import utterances, write_wav
 from vad_dictate.cli.dictate import keyterms
 from vad_dictate.config import load_settings
+from vad_dictate.ui.control import send_command
 from vad_dictate.ui.vocabulary import read_terms
 
 
@@ -104,3 +106,35 @@ def test_bad_vocabulary_files_are_one_sentence_and_exit_2(tmp_path: Path) -> Non
     assert "deepgram.keyterms and the vocabulary file together come to about 501 tokens" in (
         over.stderr
     )
+
+
+def test_a_running_session_takes_new_keyterms_without_reconnecting(
+    server_url: str, tmp_path: Path
+) -> None:
+    env = app_env(tmp_path)
+    file = tmp_path / "vad-dictate" / "vocabulary.txt"
+    file.parent.mkdir()
+    file.write_text("Dashwood\n")
+    groups = [["alpha"], ["bravo"], ["charlie"]]
+    wav = write_wav(tmp_path / "three.wav", utterances(groups, pause=4.0, lead=0.3, tail=1.0))
+    args = ("--input", str(wav), "--url", server_url, "--output", "jsonl")
+    proc = subprocess.Popen(
+        app_cmd(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    added = vocab(env, "add", "Norland", "Park")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.splitlines()[1] == "vocab: sent 2 keyterms to the server"
+    file.write_text("".join(f"term{i:04d}\n" for i in range(251)))  # past the limit
+    refused = send_command("vocab", env)
+    assert refused["ok"] is False and "over Deepgram's 500-token keyterm limit" in refused["error"]
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert [json.loads(line)["text"] for line in [first, *out.splitlines()]] == [
+        "Alpha.",
+        "Bravo.",
+        "Charlie.",
+    ]
+    assert err.count("vocabulary: 2 keyterms in effect") == 1  # the server's ConfigureSuccess
+    assert "reconnecting" not in err

@@ -212,6 +212,7 @@ def _control_options(s: Settings, microphone: bool) -> ControlOptions:
         push_to_talk=s.text("controls.push_to_talk"),
         microphone=microphone,
         start_paused=s.flag("controls.start_paused"),
+        vocabulary=lambda: keyterms(s),
     )
 
 

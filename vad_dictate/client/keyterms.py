@@ -12,8 +12,13 @@ next pause, when the session reconnects with it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
+from vad_dictate.client.actions import Action, Connect, Notice, Transmit
+from vad_dictate.client.capture import SessionOptions
+from vad_dictate.client.core import ClientCore, Phase
+from vad_dictate.deepgram import protocol as proto
 from vad_dictate.deepgram.protocol import MAX_KEYTERM_TOKENS, ConfigureResult, keyterm_tokens
 
 
@@ -85,3 +90,57 @@ class KeytermUpdates:
         return KeytermStep(
             reconnect=wanted, notice=f"vocabulary: reconnecting with {len(wanted)} keyterms"
         )
+
+
+class KeytermCore(ClientCore):
+    """A :class:`ClientCore` whose keyterms can change mid-stream (``vad-dictate vocab``).
+
+    On Deepgram's global endpoint or a loopback server the new list goes out in a
+    Configure (and again on every new connection); elsewhere the connection options take
+    the list and the session reconnects at the next pause, when nothing is being said
+    or awaited.
+    """
+
+    def __init__(self, options: SessionOptions, channels: int, rate: int, **kw: Any) -> None:
+        super().__init__(options, channels, rate, **kw)
+        in_place = proto.configure_in_place(options.url)
+        self.keyterms = KeytermUpdates(options.connect.keyterms, in_place)
+
+    def update_keyterms(self, terms: Sequence[str]) -> tuple[list[Action], str]:
+        """Ask for ``terms`` (the whole new list); the actions, and a line for the asker."""
+        step = self.keyterms.request(terms)
+        self._keyterm_step(step)
+        if step.send is not None:
+            said = f"sent {len(step.send)} keyterms to the server"
+        else:
+            said = (step.notice or "queued: a Configure is awaiting its answer").removeprefix(
+                "vocabulary: "
+            )
+        return self._drain(), said
+
+    def received(self, event: proto.ServerEvent, now: float) -> list[Action]:
+        """A server message; a Configure answer is reported in one line."""
+        if isinstance(event, proto.ConfigureResult) and self.phase is Phase.OPEN:
+            self._keyterm_step(self.keyterms.answered(event))
+        return super().received(event, now)
+
+    def tick(self, now: float) -> list[Action]:
+        """Time passed; at a pause, a list waiting for a reconnect gets one."""
+        quiet = not self.pipeline.speaking() and not self.assembler.pending_count()
+        if self.phase is Phase.OPEN and quiet and not self.outbox.uncommitted():
+            self._keyterm_step(self.keyterms.pause())
+        return super().tick(now)
+
+    def _keyterm_step(self, step: KeytermStep) -> None:
+        if step.notice is not None:
+            self._emit(Notice(step.notice))
+        if step.send is not None:
+            self._configure = proto.configure_message(step.send)
+            if self.phase is Phase.OPEN:
+                self._control.append(Transmit(self._configure, "configure", self.connections))
+        if step.reconnect is not None:
+            connect = replace(self.options.connect, keyterms=step.reconnect)
+            self.options = replace(self.options, connect=connect)
+            self.phase = Phase.DOWN
+            self._control.clear()
+            self._emit(Connect(0.0))

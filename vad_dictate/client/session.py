@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
@@ -34,7 +34,8 @@ from vad_dictate.client.actions import (
     StatusRecord,
     Transmit,
 )
-from vad_dictate.client.core import CONNECT_SILENCE_MS, ClientCore, SessionOptions
+from vad_dictate.client.core import CONNECT_SILENCE_MS, SessionOptions
+from vad_dictate.client.keyterms import KeytermCore
 from vad_dictate.client.outbox import Outbox
 from vad_dictate.client.pipeline import Pipeline, ScoreTurn, SendAudio, SendFinalize
 from vad_dictate.client.signals import install_signal_handlers
@@ -90,7 +91,7 @@ class Session:
         self._scoring = ThreadPoolExecutor(1, "turn-model") if scorer is not None else None
         self.sink, self.status, self.recorder = sink, status, recorder
         self.rate, self.channels = source.sample_rate, source.channels
-        self.core = ClientCore(
+        self.core = KeytermCore(
             options, self.channels, self.rate, paused=paused, jitter=random.random
         )
         self.stop_requested = asyncio.Event()
@@ -154,6 +155,12 @@ class Session:
     def configure(self, fields: Mapping[str, object]) -> None:
         """Send a Configure message now and on every new connection."""
         self._do(self.core.configure(fields))
+
+    def update_keyterms(self, terms: Sequence[str]) -> str:
+        """Send the whole new keyterm list (see KeytermCore); a line saying what happened."""
+        actions, said = self.core.update_keyterms(terms)
+        self._do(actions)
+        return said
 
     def request_stop(self) -> None:
         """Finish cleanly: finalize what was said, close the stream, exit."""
@@ -295,7 +302,7 @@ class Session:
 
     async def _connection(self) -> None:
         """One connection, from handshake to the core's next directive."""
-        opening = asyncio.create_task(open_connection(self.options))
+        opening = asyncio.create_task(open_connection(self.core.options))  # keyterms may change
         directed = asyncio.create_task(self._directed.wait())
         await asyncio.wait({opening, directed}, return_when=asyncio.FIRST_COMPLETED)
         directed.cancel()

@@ -18,7 +18,7 @@ import json
 import os
 import signal
 import socket
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -44,8 +44,20 @@ def socket_path(environ: Mapping[str, str] = os.environ) -> Path:
     return runtime_dir(environ) / SOCKET_NAME
 
 
-def apply_command(session: Session, command: str) -> dict[str, Any]:
-    """Carry out one control command on the session; return the reply."""
+def apply_command(
+    session: Session, command: str, vocabulary: Callable[[], Sequence[str]] | None = None
+) -> dict[str, Any]:
+    """Carry out one control command on the session; return the reply.
+
+    ``vocabulary`` reads the keyterms (config and vocabulary file) for ``vocab``.
+    """
+    if command == "vocab":
+        if vocabulary is None:
+            return {"ok": False, "error": "this session takes no vocabulary"}
+        try:
+            return {"ok": True, "vocab": session.update_keyterms(vocabulary())}
+        except VadDictateError as exc:
+            return {"ok": False, "error": str(exc)}
     if command == "finalize":
         session.request_finalize()
     elif command in ("pause", "resume", "toggle"):
@@ -113,8 +125,15 @@ def run_client(command: str) -> int:
 class ControlServer:
     """The Unix socket server of a running session."""
 
-    def __init__(self, session: Session, path: Path, feed: DesktopView | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        path: Path,
+        feed: DesktopView | None = None,
+        vocabulary: Callable[[], Sequence[str]] | None = None,
+    ) -> None:
         self.session, self.path, self.feed = session, path, feed
+        self.vocabulary = vocabulary
         self._server: asyncio.Server | None = None
         self._inode = 0
 
@@ -155,7 +174,7 @@ class ControlServer:
             if command == "subscribe":
                 await self._stream(reader, writer)
                 return
-            reply = apply_command(self.session, command)
+            reply = apply_command(self.session, command, self.vocabulary)
             if self.feed is not None and command in ("pause", "resume", "toggle"):
                 self.feed.event("paused" if self.session.paused else "resumed")
             writer.write(json.dumps(reply).encode() + b"\n")
@@ -227,6 +246,7 @@ class ControlOptions:
     push_to_talk: str = ""  # pynput key held to talk, e.g. "<f9>"
     microphone: bool = False  # the session holds the instance lock: the socket is its own
     start_paused: bool = False
+    vocabulary: Callable[[], Sequence[str]] | None = None  # keyterms now, for `vocab`
 
 
 class Controls:
@@ -302,7 +322,7 @@ class Controls:
 
     async def _start_socket(self) -> None:
         try:
-            server = ControlServer(self.session, socket_path(), self.feed)
+            server = ControlServer(self.session, socket_path(), self.feed, self.options.vocabulary)
             busy = await server.start(take_over=self.options.microphone)
         except (OSError, VadDictateError) as exc:
             self.view.message(
