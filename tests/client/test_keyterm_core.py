@@ -39,7 +39,7 @@ def run(url: str, terms: list[str]) -> tuple[Pair, list[str], list[tuple[str, ..
 def test_configure_round_trip_without_reconnecting() -> None:
     pair, configures, in_effect, said = run("ws://127.0.0.1:1/v1/listen", ["Dashwood"])
     assert said == ["sent 1 keyterms to the server"]
-    assert configures == ['{"type": "Configure", "keyterms": ["Dashwood"]}']
+    assert configures == ['{"type":"Configure","keyterms":["Dashwood"]}']
     assert "vocabulary: 1 keyterms in effect" in pair.notices
     assert in_effect[-1] == ("Dashwood",) and pair.connections == 1
     assert pair.lines() == ["alpha bravo", "charlie", "delta echo", "foxtrot"]

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from vad_dictate.client.actions import Action, Connect, Notice, Transmit
+from vad_dictate.client.actions import Action, Connect, Notice
 from vad_dictate.client.capture import SessionOptions
 from vad_dictate.client.core import ClientCore, Phase
 from vad_dictate.deepgram import protocol as proto
@@ -134,13 +134,11 @@ class KeytermCore(ClientCore):
     def _keyterm_step(self, step: KeytermStep) -> None:
         if step.notice is not None:
             self._emit(Notice(step.notice))
-        if step.send is not None:
-            self._configure = proto.configure_message(step.send)
-            if self.phase is Phase.OPEN:
-                self._control.append(Transmit(self._configure, "configure", self.connections))
+        if step.send is not None:  # now, and again on every new connection
+            self.wire.configure({"keyterms": list(step.send)}, self.phase is Phase.OPEN)
         if step.reconnect is not None:
             connect = replace(self.options.connect, keyterms=step.reconnect)
             self.options = replace(self.options, connect=connect)
             self.phase = Phase.DOWN
-            self._control.clear()
+            self.wire.close()
             self._emit(Connect(0.0))

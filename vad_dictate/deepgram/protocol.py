@@ -120,11 +120,6 @@ def keyterm_tokens(terms: Sequence[str]) -> int:
     return sum(max(1, math.ceil(len(word) / 4)) for term in terms for word in term.split())
 
 
-def configure_message(keyterms: Sequence[str]) -> str:
-    """The Configure text frame that replaces the keyterm list (``[]`` clears it)."""
-    return json.dumps({"type": "Configure", "keyterms": list(keyterms)}, ensure_ascii=False)
-
-
 def configure_in_place(url: str) -> bool:
     """Whether a Configure may change keyterms on this endpoint: Deepgram's global
     endpoint, or a loopback server such as our own; elsewhere (regional endpoints)
