@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.apprun import clean_env
+from tests.apprun import clean_env, wait_for
 from tests.faultproxy import FaultProxy
 from tests.wavs import silence, utterances, write_wav
 from vad_dictate.engines.tone import synth_utterance
+from vad_dictate.errors import VadDictateError
+from vad_dictate.ui.control import send_command
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
@@ -24,6 +26,8 @@ LONG = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"
 def start(wav: Path, url: str, tmp: Path, *args: str) -> subprocess.Popen[str]:
     env = clean_env()
     env.update(XDG_CONFIG_HOME=str(tmp), VAD_DICTATE_STREAM_REPLAY_SPEED="0")
+    (tmp / "run").mkdir(mode=0o700, exist_ok=True)
+    env.update(XDG_RUNTIME_DIR=str(tmp / "run"))  # its own control socket, to ask how far it is
     return subprocess.Popen(
         [
             sys.executable,
@@ -47,13 +51,23 @@ def start(wav: Path, url: str, tmp: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+def captured_s(tmp: Path) -> float:
+    """Seconds of audio the app started by ``start`` has captured (0 before it listens)."""
+    try:
+        reply = send_command("status", {"XDG_RUNTIME_DIR": str(tmp / "run")})
+    except VadDictateError:
+        return 0.0
+    return float(reply.get("captured_s", 0.0))
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_mid_utterance_prints_what_was_said(
     server_url: str, tmp_path: Path, sig: signal.Signals
 ) -> None:
     audio = np.concatenate([silence(0.5), synth_utterance(LONG), silence(3.0)])
     app = start(write_wav(tmp_path / "l.wav", audio), server_url, tmp_path)
-    time.sleep(2.6)  # about five words in
+    # About four words in, counted in captured audio: startup time varies with the load.
+    assert wait_for(lambda: captured_s(tmp_path) >= 2.2, timeout=30)
     app.send_signal(sig)
     out, err = app.communicate(timeout=20)
     assert app.returncode == 0, err
