@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from tests.apprun import app_cmd, app_env, wait_for
+from tests.client.test_session_device import FailingMic
 from tests.dbusbus import session_bus
 from tests.faultproxy import Fault, FaultProxy
-from tests.wavs import utterances, write_wav
+from tests.wavs import silence, utterances, write_wav
+from vad_dictate.client.pipeline import PipelineSettings
+from vad_dictate.client.session import Session, SessionOptions
+from vad_dictate.deepgram.protocol import ConnectOptions
+from vad_dictate.engines.tone import ToneEngine, synth_utterance
+from vad_dictate.server.serve import BackgroundServer
+from vad_dictate.ui.desktop import DesktopOptions, DesktopView
+from vad_dictate.ui.sinks import StatusView, UtteranceSink
+from vad_dictate.vad.endpointer import EndpointerSettings
 
 LOST, BACK = "Dictation: connection lost", "Dictation: connection back"
 GROUPS = [["alpha", "bravo"], ["charlie", "delta"], ["echo", "foxtrot"], ["golf", "hotel"]]
@@ -119,3 +133,42 @@ def test_notify_false_sends_nothing(server_url: str, tmp_path: Path) -> None:
 def client_ok(env: dict[str, str], command: str) -> bool:
     done = subprocess.run(app_cmd(command), env=env, capture_output=True, text=True, timeout=30)
     return done.returncode == 0
+
+
+def test_microphone_lost_and_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = np.concatenate([silence(0.5), synth_utterance(["alpha", "bravo"])])
+    second = np.concatenate([silence(0.5), synth_utterance(["kilo", "lima"]), silence(1.5)])
+    mic = FailingMic([first, second], reopenable=True)
+    out, err = io.StringIO(), io.StringIO()
+
+    async def dictate(url: str) -> None:
+        view = DesktopView(StatusView(err, quiet=True), DesktopOptions(notify=True, notify_gap_s=0))
+        options = SessionOptions(
+            url=url,
+            api_key=None,
+            connect=ConnectOptions(endpointing=300),
+            endpointer=EndpointerSettings(),
+            pipeline=PipelineSettings(),
+        )
+        session = Session(mic, options, UtteranceSink("text", 1, out), view)
+        view.bind(session.state)
+        await view.start()
+        try:
+            await session.run()
+        finally:
+            await view.finish(None)
+
+    with session_bus(tmp_path) as bus, BackgroundServer(ToneEngine()) as server:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus.address)
+        asyncio.run(dictate(server.start()))
+        calls = bus.calls()
+    assert out.getvalue() == "Alpha bravo.\nKilo lima.\n"
+    assert [(c["summary"], c["body"]) for c in calls] == [
+        (
+            "Dictation: microphone lost",
+            "Audio input from 'test mic' failed: no audio arrived for 3 s. "
+            "Waiting for it to come back.",
+        ),
+        ("Dictation: microphone back", "Listening again."),
+    ]
+    assert "the microphone is back" in err.getvalue()  # stderr still says so

@@ -211,7 +211,6 @@ def _control_options(s: Settings, microphone: bool) -> ControlOptions:
         hotkey=s.text("controls.hotkey"),
         push_to_talk=s.text("controls.push_to_talk"),
         microphone=microphone,
-        start_paused=s.flag("controls.start_paused"),
         vocabulary=lambda: keyterms(s),
     )
 
@@ -237,7 +236,8 @@ async def _dictate(args: argparse.Namespace, s: Settings, status: StatusView) ->
             from vad_dictate.diagnostics.record import SessionRecorder
 
             recorder = SessionRecorder(args.record, PIPELINE_RATE, source.channels, endpointer)
-        session = Session(source, options, sink, status, recorder, scorer=scorer)
+        paused = s.flag("controls.start_paused")
+        session = Session(source, options, sink, status, recorder, paused=paused, scorer=scorer)
         if recorder is not None:
             recorder.watch(session.pipeline.speaking)
         try:

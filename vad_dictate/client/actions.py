@@ -49,6 +49,7 @@ class Notice:
 
     text: str
     verbose: bool = False
+    alert: str = ""  # an event a desktop notification reports too (mic_lost, mic_back)
 
 
 @dataclass(frozen=True, slots=True)

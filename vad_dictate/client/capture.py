@@ -14,7 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from vad_dictate.audio.block import AudioBlock
-from vad_dictate.client.actions import Action, Notice, ReopenInput, StateChanged, StatusRecord
+from vad_dictate.client.actions import (
+    Action,
+    Connect,
+    Notice,
+    ReopenInput,
+    StateChanged,
+    StatusRecord,
+)
 from vad_dictate.client.outbox import Outbox
 from vad_dictate.client.pipeline import Outgoing, Pipeline, PipelineSettings, SendAudio
 from vad_dictate.deepgram import protocol as proto
@@ -57,6 +64,7 @@ class CaptureCore:
         self._sent_map: deque[tuple[int, int]] = deque(maxlen=SENT_MAP_LEN)  # stream, capture
         self.outbox = Outbox(int(options.retain_s * rate))
         self.paused = paused
+        self.dormant = paused  # paused from the start: no connection, nothing queued, till resumed
         self.stop_requested = False
         self.input_done = False
         self.printed = 0  # utterances written to the outputs
@@ -80,6 +88,16 @@ class CaptureCore:
     def state(self) -> str:
         """One word for the live view."""
         raise NotImplementedError
+
+    def stop(self, now: float) -> list[Action]:
+        """Finish cleanly."""
+        raise NotImplementedError
+
+    def start(self) -> list[Action]:
+        """Begin: connect at once, or (started paused) at the first resume."""
+        if not self.dormant:
+            self._emit(Connect(0.0))
+        return self._drain()
 
     def snapshot(self, overflows: int = 0) -> dict[str, object]:
         """Counters for ``vad-dictate status`` and JSONL status lines."""
@@ -105,7 +123,7 @@ class CaptureCore:
         """A captured block (its own ``captured_at`` is the time that matters)."""
         if self._reopening:
             self._reopening, self._device_down_since = False, None
-            self._emit(Notice("the microphone is back"))
+            self._emit(Notice("the microphone is back", alert="mic_back"))
         gap = block.start - self.pipeline.captured_frames
         if gap > 0:  # capture dropped blocks: keep the capture clock honest
             filler = np.zeros((gap, self.channels), dtype=np.int16)
@@ -119,12 +137,14 @@ class CaptureCore:
         if not self.input_done:
             self.input_done = True
             self._queue(self.pipeline.force_end("end", now) + self.pipeline.drain())
+        if self.dormant:  # never resumed: nothing was sent, so nothing is waited for
+            return self.stop(now)
         return self._drain()
 
     def device_failed(self, error: VadDictateError, now: float) -> list[Action]:
         """The input device failed: keep what was said; reopen it or end the input."""
         if self._device_down_since is None:
-            self._emit(Notice(f"vad-dictate: {error}"))
+            self._emit(Notice(f"vad-dictate: {error}", alert="mic_lost"))
             self._queue(self.pipeline.force_end("end", now))
             self._device_down_since = now
         if self.stop_requested or now - self._device_down_since >= self.options.reopen_s:
@@ -152,6 +172,9 @@ class CaptureCore:
         """Pause or resume: while paused the input is heard as silence, nothing is sent."""
         if paused and not self.paused:
             self._queue(self.pipeline.force_end("hotkey", now))
+        if not paused and self.dormant:
+            self.dormant = False
+            self._emit(Connect(0.0))
         self.paused = paused
         return self._drain()
 
@@ -193,6 +216,8 @@ class CaptureCore:
         return out
 
     def _queue(self, items: list[Outgoing]) -> None:
+        if self.dormant:  # heard before the first resume: never sent, never billed
+            items = [item for item in items if not isinstance(item, SendAudio)]
         if items:
             self.outbox.extend(items)
         if self.outbox.dropped_frames > self._reported_drop:

@@ -118,11 +118,6 @@ class ClientCore(CaptureCore):
 
     # -- inputs --------------------------------------------------------------------------------
 
-    def start(self) -> list[Action]:
-        """Begin: connect at once."""
-        self._emit(act.Connect(0.0))
-        return self._drain()
-
     def configure(self, fields: Mapping[str, object]) -> list[Action]:
         """Send a Configure message now and again on every new connection."""
         self.wire.configure(fields, self.phase is Phase.OPEN)

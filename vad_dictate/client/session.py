@@ -189,6 +189,8 @@ class Session:
                 self.status.committed(action.item.info.channel, action.latency_ms)
             elif isinstance(action, ShowInterim):
                 self.status.interim(action.channel, action.text)
+            elif isinstance(action, Notice) and action.alert:
+                self.status.alert(action.alert, action.text)
             elif isinstance(action, Notice):
                 (self.status.info if action.verbose else self.status.message)(action.text)
             elif isinstance(action, StatusRecord):

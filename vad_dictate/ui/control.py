@@ -245,7 +245,6 @@ class ControlOptions:
     hotkey: str = ""  # pynput combination, e.g. "<ctrl>+<alt>+d"
     push_to_talk: str = ""  # pynput key held to talk, e.g. "<f9>"
     microphone: bool = False  # the session holds the instance lock: the socket is its own
-    start_paused: bool = False
     vocabulary: Callable[[], Sequence[str]] | None = None  # keyterms now, for `vocab`
 
 
@@ -261,8 +260,6 @@ class Controls:
         self._signals: list[signal.Signals] = []
 
     async def __aenter__(self) -> Controls:
-        if self.options.start_paused:
-            self.session.set_paused(True)
         feed = self.feed
         if feed is not None:
             feed.bind(self.session.state)

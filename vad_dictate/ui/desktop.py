@@ -48,6 +48,7 @@ class DesktopOptions:
     engine: str = "deepgram"  # or "offline"
     notify: bool = False
     sounds: bool = False
+    notify_gap_s: float = 3.0  # at most one notification this often, besides the user's own
 
 
 class DesktopView(StatusView):
@@ -71,7 +72,7 @@ class DesktopView(StatusView):
     async def start(self) -> None:
         """Connect to the session bus and the sound device, as configured."""
         if self.options.notify:
-            notifier = Notifier(self.inner.message)
+            notifier = Notifier(self.inner.message, self.options.notify_gap_s)
             if await notifier.start():
                 self.notifier = notifier
         if self.options.sounds:
@@ -167,6 +168,14 @@ class DesktopView(StatusView):
     def message(self, text: str) -> None:
         """Forwarded."""
         self.inner.message(text)
+
+    def alert(self, kind: str, text: str) -> None:
+        """Forwarded, and a desktop notification for the microphone's coming and going."""
+        self.inner.alert(kind, text)
+        if kind == "mic_lost":
+            self.event("mic_lost", text.removeprefix("vad-dictate: "))
+        elif kind == "mic_back":
+            self.event("mic_back")
 
     def info(self, text: str) -> None:
         """Forwarded."""

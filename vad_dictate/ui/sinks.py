@@ -213,6 +213,10 @@ class StatusView:
         self._err.write(text + "\n")
         self._err.flush()
 
+    def alert(self, kind: str, text: str) -> None:
+        """Something a person must not miss (``kind``: mic_lost, mic_back): a status line."""
+        self.message(text)
+
     def info(self, text: str) -> None:
         """Print a status line unless quiet."""
         if not self._quiet:
