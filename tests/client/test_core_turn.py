@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.pair import RATE, Pair, options
+from tests.faultproxy import results
+from tests.pair import RATE, Fault, Pair, options
 from vad_dictate.client.actions import Action
 from vad_dictate.client.pipeline import ScoreTurn
 from vad_dictate.deepgram import protocol as proto
@@ -24,10 +25,17 @@ AUDIO = np.concatenate(
 class TurnPair(Pair):
     """A pair whose shell runs a model that always answers ``probability``."""
 
-    def __init__(self, probability: float, model: bool = True, punctuate: bool = False) -> None:
+    def __init__(
+        self,
+        probability: float,
+        model: bool = True,
+        punctuate: bool = False,
+        faults: list[Fault] | None = None,
+    ) -> None:
         # Without punctuation the server's own results hold no sign of a finished sentence.
         connect = proto.ConnectOptions(endpointing=300, punctuate=punctuate)
-        super().__init__(options(turn=TurnSettings(), turn_model=model, connect=connect))
+        opts = options(turn=TurnSettings(), turn_model=model, connect=connect)
+        super().__init__(opts, faults)
         self.probability = probability
         self.asked: list[ScoreTurn] = []
         self.words_at: float | None = None  # when to hand in finished interim words
@@ -84,3 +92,14 @@ def test_finished_interim_words_split_without_the_model() -> None:
     pair = TurnPair(0.0, model=False)
     assert pair.dictate(AUDIO).exit_code == 0
     assert pair.lines() == [" ".join(FIRST + SECOND)]  # no words, no model: the ceiling
+
+
+def test_hostile_result_times_are_ignored() -> None:
+    huge = [
+        results(1e305, 1e308, [("huge", 1e308, 1e308)]),
+        results(1e308, 1e308, [], is_final=False),
+        results(-5.0, 1.0, [], is_final=False),
+    ]
+    pair = TurnPair(0.1, faults=[Fault(30, "inject", payload=list(huge))])
+    assert pair.dictate(AUDIO).exit_code == 0
+    assert pair.lines() == [" ".join(FIRST + SECOND)]

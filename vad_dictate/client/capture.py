@@ -31,6 +31,7 @@ from vad_dictate.vad.turn import TurnSettings
 
 REOPEN_INTERVAL_S = 1.0  # between attempts to reopen a failed input device
 SENT_MAP_LEN = 4096  # audio messages remembered for placing results in the capture
+MAX_RESULT_S = 1e7  # result times beyond this (about 4 months of audio) are not believed
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +200,10 @@ class CaptureCore:
 
     def _hear(self, result: proto.InterimResult | proto.FinalResult, now: float) -> None:
         """The words so far reach the turn policy, with the capture frame they have heard."""
-        end = round((result.start + result.duration) * self.rate)
+        seconds = result.start + result.duration
+        if not self.pipeline.turns or not 0 <= seconds <= MAX_RESULT_S:
+            return  # no turn policy, or times from a hostile server that say nothing
+        end = round(seconds * self.rate)
         covers = max((upto for bound, upto in self._sent_map if bound <= end), default=-1)
         self._queue(self.pipeline.heard(result.channel, result.transcript, covers, now))
 
