@@ -49,6 +49,7 @@ from vad_dictate.errors import RequestRejected, TransportError, VadDictateError
 STALL_MIN_S = 5.0  # silence from the server that means it is gone
 CONNECT_SILENCE_MS = 100  # a connection that never got audio may not hold
 MAX_WARNINGS = 5  # bad server messages reported, of any number received
+SLOWEST_SERVER_X = 0.25  # x real time: the close wait allows a local engine on a busy machine
 
 __all__ = ["CONNECT_SILENCE_MS", "ClientCore", "Phase", "SessionOptions"]
 
@@ -190,7 +191,8 @@ class ClientCore(CaptureCore):
             self.phase = Phase.CLOSING
             unanswered = max(0, self.outbox.conn_frames - self.assembler.answered_frames())
             self._close_sent_at = now
-            self._close_deadline = now + self.options.close_timeout + unanswered / self.rate
+            needs = unanswered / self.rate / SLOWEST_SERVER_X
+            self._close_deadline = now + self.options.close_timeout + needs
         elif message.item is not None and self.outbox.peek() is message.item:
             boundary = self.outbox.mark_sent()
             if isinstance(message.item, SendAudio):
