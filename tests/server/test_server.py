@@ -28,6 +28,7 @@ from tests.serverproc import ROOT, running_server
 from tests.tones import Track, interleave, track, wav_bytes
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.audio.resample import resample
+from vad_dictate.engines.base import NO_OPTIONS, RecognizerOptions
 from vad_dictate.engines.tone import ToneEngine, ToneRecognizer
 from vad_dictate.errors import ConfigError
 from vad_dictate.server.serve import BackgroundServer, load_engine
@@ -615,7 +616,7 @@ class _GatedEngine:
         self.opened_in_time = False
         self._made = 0
 
-    def new_recognizer(self) -> ToneRecognizer:
+    def new_recognizer(self, options: RecognizerOptions = NO_OPTIONS) -> ToneRecognizer:
         self._made += 1
         if self._made > 1:
             return ToneRecognizer()

@@ -125,15 +125,18 @@ def _server_for(s: Settings, status: StatusView) -> tuple[str, str | None, Any]:
     offline = s.flag("deepgram.offline") or (api_key is None and url == proto.DEFAULT_URL)
     if not offline:
         return url, api_key, None
-    from vad_dictate.engines.sphinx import SphinxEngine
+    from vad_dictate.engines.offline import offline_engine
     from vad_dictate.server.serve import BackgroundServer
 
+    engine, name = offline_engine(
+        s.text("engine.name"), s.text("engine.model"), s.integer("engine.threads"), status.message
+    )
     why = "--offline was given" if s.flag("deepgram.offline") else "DEEPGRAM_API_KEY is not set"
     status.message(
-        f"offline: {why}, so the built-in PocketSphinx engine transcribes locally; "
+        f"offline: {why}, so the built-in {name} transcribes locally; "
         "set DEEPGRAM_API_KEY to use Deepgram instead."
     )
-    server = BackgroundServer(SphinxEngine())
+    server = BackgroundServer(engine)
     return server.start(), None, server
 
 

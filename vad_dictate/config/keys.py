@@ -17,6 +17,7 @@ from vad_dictate.config.sections import (
     audio,
     controls,
     deepgram,
+    engine,
     history,
     output,
     stream,
@@ -27,6 +28,7 @@ from vad_dictate.config.sections import (
 # In the order config.example.toml shows them.
 SECTIONS: tuple[Section, ...] = (
     deepgram.SECTION,
+    engine.SECTION,
     vad.SECTION,
     stream.SECTION,
     audio.SECTION,

@@ -23,6 +23,18 @@ class RecognizedWord:
     start: float
     end: float
     confidence: float = 1.0
+    punctuated: str | None = None  # the engine's own cased, punctuated form, if it has one
+
+
+@dataclass(frozen=True, slots=True)
+class RecognizerOptions:
+    """What a stream asks of its recognizer (engines ignore what they cannot do)."""
+
+    language: str | None = None  # a BCP-47 tag such as "en" or "de-DE"
+    keyterms: tuple[str, ...] = ()
+
+
+NO_OPTIONS = RecognizerOptions()
 
 
 class Recognizer(Protocol):
@@ -47,5 +59,5 @@ class Engine(Protocol):
     name: str
     sample_rate: int
 
-    def new_recognizer(self) -> Recognizer:
+    def new_recognizer(self, options: RecognizerOptions = NO_OPTIONS) -> Recognizer:
         """Return a fresh recognizer whose clock starts at 0."""

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from vad_dictate.audio.block import Int16Array
-from vad_dictate.engines.base import RecognizedWord
+from vad_dictate.engines.base import NO_OPTIONS, RecognizedWord, RecognizerOptions
 from vad_dictate.errors import ConfigError
 
 SAMPLE_RATE = 16000
@@ -82,7 +82,7 @@ class SphinxEngine:
         with self._lock:
             return len(self._idle)
 
-    def new_recognizer(self) -> SphinxRecognizer:
+    def new_recognizer(self, options: RecognizerOptions = NO_OPTIONS) -> SphinxRecognizer:
         """Return a fresh recognizer whose clock starts at 0, backed by a pooled decoder."""
         return SphinxRecognizer(self, self._acquire())
 

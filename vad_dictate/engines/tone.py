@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vad_dictate.audio.block import Int16Array
-from vad_dictate.engines.base import RecognizedWord
+from vad_dictate.engines.base import NO_OPTIONS, RecognizedWord, RecognizerOptions
 
 WORDS = (
     "alpha",
@@ -301,6 +301,6 @@ class ToneEngine:
     name = "tone"
     sample_rate = RATE
 
-    def new_recognizer(self) -> ToneRecognizer:
+    def new_recognizer(self, options: RecognizerOptions = NO_OPTIONS) -> ToneRecognizer:
         """Return a fresh tone recognizer whose clock starts at 0."""
         return ToneRecognizer()

@@ -47,6 +47,7 @@ class StreamParams:
     punctuate: bool = False  # punctuate or smart_format
     dictation: bool = False  # spoken punctuation -> marks (with punctuate, as Deepgram)
     numerals: bool = False  # number words -> digits
+    language: str | None = None  # for engines that take one (Whisper's multilingual models)
     keyterms: tuple[str, ...] = ()
 
 
@@ -134,5 +135,6 @@ def parse_params(query: str) -> StreamParams:
         punctuate=flags.get("punctuate", False) or flags.get("smart_format", False),
         dictation=flags.get("dictation", False),
         numerals=flags.get("numerals", False),
+        language=q.get("language") or None,
         keyterms=tuple(v for k, v in parse_qsl(query) if k == "keyterm"),
     )

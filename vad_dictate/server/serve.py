@@ -31,12 +31,13 @@ DEFAULT_PORT = 8765
 ENGINES = {
     "tone": ("vad_dictate.engines.tone", "ToneEngine"),
     "pocketsphinx": ("vad_dictate.engines.sphinx", "SphinxEngine"),
+    "whisper": ("vad_dictate.engines.whisper", "WhisperEngine"),
 }
 log = logging.getLogger("vad_dictate.server.serve")
 
 
-def load_engine(name: str) -> Engine:
-    """Load a recognition engine by name ("tone" or "pocketsphinx")."""
+def load_engine(name: str, model: str = "tiny.en", threads: int = 0) -> Engine:
+    """Load a recognition engine by name; ``model`` and ``threads`` are whisper's."""
     if name not in ENGINES:
         raise ConfigError(f"Unknown engine '{name}'; use one of: {', '.join(ENGINES)}.")
     module_name, class_name = ENGINES[name]
@@ -47,7 +48,10 @@ def load_engine(name: str) -> Engine:
             f"The {name} engine cannot be loaded ({exc}); reinstall vad-dictate or use "
             "--engine tone."
         ) from exc
-    return cast(Engine, getattr(module, class_name)())
+    engine_class = getattr(module, class_name)
+    if name == "whisper":
+        return cast(Engine, engine_class(model, threads))
+    return cast(Engine, engine_class())
 
 
 def _url(server: Server, host: str) -> str:
@@ -144,6 +148,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="recognition engine (tone: the deterministic test engine)",
     )
     parser.add_argument(
+        "--model",
+        default="tiny.en",
+        help="whisper model: tiny.en, base.en, base, small.en, ... or a model directory",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=0, help="whisper decoding threads (0: one per core)"
+    )
+    parser.add_argument(
         "--api-key",
         default=None,
         help="require this key from clients; it shows in the process list, so prefer "
@@ -218,7 +230,7 @@ def run_serve(args: argparse.Namespace) -> int:
     problem = exposure_problem(args.host, api_key is not None, args.allow_open)
     if problem is not None:
         raise ConfigError(problem)
-    engine = load_engine(args.engine)
+    engine = load_engine(args.engine, args.model, args.threads)
     service = ListenService(engine, api_key, args.idle_timeout, args.max_streams)
     asyncio.run(_serve_until_signal(service, args.host, args.port))
     return 0
@@ -238,7 +250,9 @@ async def _serve_until_signal(service: ListenService, host: str, port: int) -> N
             "(--port 0 picks a free one)."
         ) from exc
     print(_url(server, host), flush=True)
-    log.info("serving with the %s engine; stop with Ctrl-C", service.engine.name)
+    describe = getattr(service.engine, "describe", None)
+    name = describe() if describe else f"the {service.engine.name} engine"
+    log.info("serving with %s; stop with Ctrl-C", name)
     try:
         await stop.wait()
     finally:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from vad_dictate import __version__
-from vad_dictate.engines.base import Engine, RecognizedWord
+from vad_dictate.engines.base import Engine, RecognizedWord, RecognizerOptions
 from vad_dictate.server.channel import ChannelStream, Segment, StreamEvent, UttEnd, VoiceOnset
 from vad_dictate.server.configure import configure
 from vad_dictate.server.params import ParamError as ParamError
@@ -168,9 +168,10 @@ class ServerSession:
     def _start(self, rate: int, channels: int) -> None:
         self._audio.rate, self._audio.channels = rate, channels
         count = channels if self.params.multichannel else 1
+        options = RecognizerOptions(self.params.language, self.params.keyterms)
         self._channels = [
             ChannelStream(
-                self.engine.new_recognizer(),
+                self.engine.new_recognizer(options),
                 rate,
                 self.engine.sample_rate,
                 endpointing_ms=self.params.endpointing_ms,
@@ -321,8 +322,11 @@ def _word(w: RecognizedWord) -> dict[str, Any]:
 
 
 def _punctuate(out: list[dict[str, Any]], words: Sequence[RecognizedWord], *, final: bool) -> None:
-    """Capitalise the segment's first word; a final segment ends with a period."""
+    """The engine's own punctuation, else: the first word capitalised, a final ends with '.'."""
     for i, (d, w) in enumerate(zip(out, words, strict=True)):
+        if w.punctuated is not None:
+            d["punctuated_word"] = w.punctuated
+            continue
         text = w.text[:1].upper() + w.text[1:] if i == 0 else w.text
         ends = final and i == len(words) - 1 and text[-1:] not in ".?!"  # "period" said it
         d["punctuated_word"] = text + "." if ends else text

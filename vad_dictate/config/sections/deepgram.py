@@ -10,8 +10,8 @@ _OFF = " ms (0 turns it off)"
 HELP = (
     "The API key is read from the environment variable DEEPGRAM_API_KEY. You may put it here "
     'as api_key = "..." instead, but then keep this file private (chmod 600); we warn if it '
-    "is not. With no key and no url, vad-dictate runs offline with its built-in PocketSphinx "
-    "engine."
+    "is not. With no key and no url, vad-dictate runs offline with its built-in engine "
+    "(see [engine])."
 )
 FIELDS = (
     Field(

@@ -1,0 +1,282 @@
+"""Offline recognition with Whisper through faster-whisper (CTranslate2, int8 on the CPU).
+
+Whisper decodes whole utterances, not streams: a recognizer buffers the audio of the
+open utterance and decodes it at ``finalize`` on the calling thread (the server's
+worker), with word timestamps shifted onto the stream clock. Interim hypotheses
+re-decode the growing utterance on the engine's single interim thread; a request is
+dropped, not queued, while that thread or any final is busy, so interims never delay
+a final, and ``partial`` returns the newest finished hypothesis. One model serves every
+recognizer of the process.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from vad_dictate.audio.block import Int16Array
+from vad_dictate.engines.base import NO_OPTIONS, RecognizedWord, RecognizerOptions
+from vad_dictate.engines.whisper_models import ResolvedModel, resolve_model
+from vad_dictate.errors import ConfigError
+
+SAMPLE_RATE = 16000
+DEFAULT_MODEL = "tiny.en"
+MAX_THREADS = 64
+INTERIM_STEP = SAMPLE_RATE  # re-decode for an interim after at least 1 s of new audio
+MIN_DECODE = SAMPLE_RATE // 10  # less than 100 ms holds no word worth decoding
+# Whisper reads 30 s windows; a longer utterance is decoded in pieces as it grows,
+# which bounds the audio a recognizer holds.
+MAX_BUFFER = 28 * SAMPLE_RATE
+BEAM_SIZE = 5
+_EDGE_PUNCTUATION = "\"“”‘’'.,;:!?()[]{}…-–—«»¿¡"  # noqa: RUF001 (typographic quotes are meant)
+
+Float32Array = npt.NDArray[np.float32]
+
+
+def default_threads() -> int:
+    """Decoding threads when engine.threads is 0: the machine's cores, at most 8."""
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def plain_word(text: str) -> str:
+    """A word as Deepgram prints it without punctuate: lower case, no edge punctuation."""
+    return text.strip().strip(_EDGE_PUNCTUATION).lower()
+
+
+def words_from_segments(segments: Any, offset: float) -> list[RecognizedWord]:
+    """Join faster-whisper's word pieces into words shifted by ``offset`` seconds.
+
+    A piece without a leading space continues the previous word ("old" + "-sposed").
+    Pieces that are only punctuation stay attached to their word and never stand alone.
+    """
+    merged: list[list[Any]] = []  # [text, start, end, probability]
+    for segment in segments:
+        for w in segment.words or ():
+            if merged and not w.word.startswith(" "):
+                last = merged[-1]
+                last[0] += w.word
+                last[2] = w.end
+                last[3] = min(last[3], w.probability)
+            else:
+                merged.append([w.word, w.start, w.end, w.probability])
+    words: list[RecognizedWord] = []
+    for text, start, end, prob in merged:
+        plain = plain_word(text)
+        if not plain:
+            continue
+        words.append(
+            RecognizedWord(
+                text=plain,
+                start=round(offset + float(start), 3),
+                end=round(offset + float(max(end, start)), 3),
+                confidence=round(float(prob), 4),
+                punctuated=text.strip(),
+            )
+        )
+    return words
+
+
+class WhisperEngine:
+    """One faster-whisper model shared by every recognizer of the process."""
+
+    name = "whisper"
+    sample_rate = SAMPLE_RATE
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        threads: int = 0,
+        *,
+        cache: Path | None = None,
+        resolved: ResolvedModel | None = None,
+    ) -> None:
+        if not 0 <= threads <= MAX_THREADS:
+            raise ConfigError(
+                f"engine.threads is {threads}, but it must be between 0 and {MAX_THREADS} "
+                "(0: one per core)."
+            )
+        self.resolved = resolved or resolve_model(model, cache=cache)
+        self.model_name = model
+        self.threads = threads or default_threads()
+        self._model = _load(self.resolved.path, self.threads)
+        self.multilingual = bool(self._model.model.is_multilingual)
+        self._lock = threading.Lock()
+        self._finals_running = 0
+        self._interim_running = False
+        self._interims = ThreadPoolExecutor(1, thread_name_prefix="whisper-interim")
+
+    def describe(self) -> str:
+        """The model and where it came from, for the start-up line."""
+        return f"Whisper {self.model_name} ({self.resolved.source})"
+
+    def new_recognizer(self, options: RecognizerOptions = NO_OPTIONS) -> WhisperRecognizer:
+        """Return a fresh recognizer whose clock starts at 0."""
+        return WhisperRecognizer(self, options)
+
+    def decode(
+        self, audio: Float32Array, offset: float, options: RecognizerOptions
+    ) -> list[RecognizedWord]:
+        """Decode one utterance now (a final) and return its words on the stream clock."""
+        with self._lock:
+            self._finals_running += 1
+        try:
+            return self._transcribe(audio, offset, options)
+        finally:
+            with self._lock:
+                self._finals_running -= 1
+
+    def request_interim(
+        self, audio: Float32Array, offset: float, options: RecognizerOptions
+    ) -> Future[list[RecognizedWord]] | None:
+        """Start an interim decode, or None when decoding is already behind (skipped)."""
+        with self._lock:
+            if self._interim_running or self._finals_running:
+                return None
+            self._interim_running = True
+        future = self._interims.submit(self._transcribe, audio, offset, options)
+        future.add_done_callback(self._interim_done)
+        return future
+
+    def _interim_done(self, _: Future[list[RecognizedWord]]) -> None:
+        with self._lock:
+            self._interim_running = False
+
+    def _transcribe(
+        self, audio: Float32Array, offset: float, options: RecognizerOptions
+    ) -> list[RecognizedWord]:
+        segments, _info = self._model.transcribe(
+            audio,
+            language=self._language(options.language),
+            beam_size=BEAM_SIZE,
+            word_timestamps=True,
+            condition_on_previous_text=False,
+            # Silero (bundled with faster-whisper) drops non-speech first, so an
+            # utterance of breath or room noise gives no words instead of invented ones.
+            vad_filter=True,
+            hotwords=" ".join(options.keyterms) or None,
+        )
+        return words_from_segments(segments, offset)
+
+    def _language(self, tag: str | None) -> str | None:
+        if not self.multilingual:
+            return "en"
+        code = (tag or "").split("-")[0].lower()
+        return code if code in _languages() else None  # None: Whisper detects it
+
+
+def _languages() -> frozenset[str]:
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    return frozenset(_LANGUAGE_CODES)
+
+
+def _load(path: Path, threads: int) -> Any:
+    """Load the model on the CPU in int8; a damaged file is a ConfigError naming the folder."""
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError as exc:
+        raise ConfigError(
+            "The whisper engine needs faster-whisper: run \"pip install 'vad-dictate[whisper]'\"."
+        ) from exc
+    try:
+        return WhisperModel(
+            str(path),
+            device="cpu",
+            compute_type="int8",
+            cpu_threads=threads,
+            num_workers=2,  # a final may run while an interim finishes
+            local_files_only=True,
+        )
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise ConfigError(
+            f"The whisper model in {path} cannot be loaded ({str(exc)[:120]}); replace it with "
+            "a complete faster-whisper model or choose another engine.model."
+        ) from exc
+
+
+class WhisperRecognizer:
+    """Streaming recognizer for one channel: one decode per utterance."""
+
+    def __init__(self, engine: WhisperEngine, options: RecognizerOptions) -> None:
+        self._engine = engine
+        self._options = options
+        self._closed = False
+        self._accepted = 0  # samples accepted since creation: the recognizer's clock
+        self._pieces: list[Int16Array] = []
+        self._buffered = 0  # samples in _pieces
+        self._buffer_start = 0  # clock value of the first buffered sample
+        self._decoded: list[RecognizedWord] = []  # earlier pieces of a long utterance
+        self._utterance = 0  # counts finals, so a late interim of an old utterance is dropped
+        self._interim: tuple[int, Future[list[RecognizedWord]]] | None = None
+        self._interim_words: list[RecognizedWord] = []
+        self._interim_asked = 0  # _buffered when the last interim was requested
+
+    def accept(self, samples: Int16Array) -> None:
+        """Append mono int16 samples at 16 kHz to the open utterance."""
+        self._require_open()
+        if len(samples) == 0:
+            return
+        self._pieces.append(np.array(samples, dtype=np.int16))
+        self._buffered += len(samples)
+        self._accepted += len(samples)
+        if self._buffered >= MAX_BUFFER:
+            self._decoded += self._decode_buffer()
+
+    def partial(self) -> list[RecognizedWord]:
+        """The newest finished interim hypothesis of the open utterance; may start another."""
+        self._require_open()
+        if self._interim is not None and self._interim[1].done():
+            utterance, future = self._interim
+            self._interim = None
+            if utterance == self._utterance and future.exception() is None:
+                self._interim_words = future.result()
+        if self._interim is None and self._buffered - self._interim_asked >= INTERIM_STEP:
+            started = self._engine.request_interim(
+                self._audio(), self._buffer_start / SAMPLE_RATE, self._options
+            )
+            if started is not None:
+                self._interim = (self._utterance, started)
+                self._interim_asked = self._buffered
+        return self._decoded + self._interim_words
+
+    def finalize(self) -> list[RecognizedWord]:
+        """Decode everything accepted since the last finalize; [] if nothing was heard."""
+        self._require_open()
+        words = self._decoded + self._decode_buffer()
+        self._decoded = []
+        self._utterance += 1
+        self._interim_words = []
+        return words
+
+    def close(self) -> None:
+        """Drop the buffered audio (idempotent); the shared model stays loaded."""
+        self._closed = True
+        self._pieces, self._buffered, self._decoded = [], 0, []
+
+    def _decode_buffer(self) -> list[RecognizedWord]:
+        audio, offset = self._audio(), self._buffer_start / SAMPLE_RATE
+        self._pieces, self._buffered, self._interim_asked = [], 0, 0
+        self._buffer_start = self._accepted
+        if len(audio) < MIN_DECODE:
+            return []
+        return self._engine.decode(audio, offset, self._options)
+
+    def _audio(self) -> Float32Array:
+        joined = np.concatenate(self._pieces) if self._pieces else np.zeros(0, np.int16)
+        return joined.astype(np.float32) / 32768.0
+
+    def _require_open(self) -> None:
+        if self._closed:
+            raise ValueError("this recognizer is closed")
+
+
+def describe_words(words: Sequence[RecognizedWord]) -> str:
+    """The words' punctuated text, for logs and tests."""
+    return " ".join(w.punctuated or w.text for w in words)
