@@ -166,16 +166,22 @@ def _joined(name: str, package: ModelPackage, parts: list[Path], out: Path, fix:
         return out
     except ConfigError:
         pass  # absent or stale: rebuild it from the packages
-    out.mkdir(parents=True, exist_ok=True)
-    for name_ in package.sha256:
-        if name_ != "model.bin":
-            shutil.copyfile(parts[0] / name_, out / name_)
-    tmp = out / "model.bin.joining"
-    with tmp.open("wb") as dst:
-        for n, folder in enumerate(parts, 1):
-            with (folder / f"model.bin.part{n}").open("rb") as src:
-                shutil.copyfileobj(src, dst, 1 << 20)
-    tmp.replace(out / "model.bin")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for file in package.sha256:
+            if file != "model.bin":
+                shutil.copyfile(parts[0] / file, out / file)
+        tmp = out / "model.bin.joining"
+        with tmp.open("wb") as dst:
+            for n, folder in enumerate(parts, 1):
+                with (folder / f"model.bin.part{n}").open("rb") as src:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+        tmp.replace(out / "model.bin")
+    except OSError as exc:
+        raise ConfigError(
+            f"The whisper model {name} could not be assembled in {out} ({exc.strerror}: "
+            f"{exc.filename}): {fix}, and check that the cache directory is writable."
+        ) from exc
     verify(out, package.sha256, fix)
     return out
 
