@@ -195,7 +195,9 @@ def test_piece_without_space_continues_the_word() -> None:
             self.word, self.start, self.end, self.probability = word, start, end, 0.9
 
     class S:
-        words = [W(" He", 0.0, 0.2), W(" old", 0.3, 0.5), W("-sposed,", 0.5, 0.9), W(" ...", 1, 1)]
+        def __init__(self) -> None:
+            self.words = [W(" He", 0, 0.2), W(" old", 0.3, 0.5), W("-sposed,", 0.5, 0.9)]
+            self.words.append(W(" ...", 1, 1))
 
     words = words_from_segments([S()], 10.0)
     assert [(w.text, w.punctuated, w.start, w.end) for w in words] == [
