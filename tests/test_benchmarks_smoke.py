@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from benchmarks import billing, cpu, latency, memory, resampling
+from benchmarks import billing, cpu, latency, memory, offline, resampling
 from vad_dictate.audio.files import read_wav
 from vad_dictate.engines.sphinx import SphinxEngine
 from vad_dictate.engines.tone import ToneEngine, silence
@@ -135,3 +135,16 @@ def test_resampling_both_resamplers_on_each_path() -> None:
     ]
     assert all(_finite(r.fir_x, r.soxr_x, r.ratio) and r.fir_x > 0 for r in rows)
     assert "| soxr / FIR |" in resampling.summarize(rows)
+
+
+def test_offline_engines_benchmark_on_pocketsphinx() -> None:
+    c = offline.corpus(1)
+    assert len(c.references) == len(c.ends) == 5 and c.ends == sorted(c.ends)
+    with BackgroundServer(SphinxEngine()) as server:
+        result = asyncio.run(offline.dictate(server.start(), c, speed=0))
+    assert result["lines"] == 5 and result["latency"] == []
+    decode = result["decode"]
+    assert isinstance(decode, list) and len(decode) == 5 and _finite(*decode)
+    assert 0.0 <= float(str(result["wer"])) <= 0.45
+    row = {"engine": "pocketsphinx", "startup": 0.5, "cpu": 0.2, "rss": 80.0, **result}
+    assert "| pocketsphinx | " in offline.summarize([row], 5)

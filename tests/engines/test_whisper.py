@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import time
 from collections.abc import Iterator
@@ -204,3 +205,14 @@ def test_piece_without_space_continues_the_word() -> None:
         ("he", "He", 10.0, 10.2),
         ("old-sposed", "old-sposed,", 10.3, 10.9),
     ]
+
+
+def test_language_reaches_multilingual_models_only(engine: WhisperEngine) -> None:
+    assert engine.multilingual is False
+    assert engine._language("de-DE") == "en"  # tiny.en knows only English
+    multilingual = copy.copy(engine)
+    multilingual.multilingual = True
+    assert multilingual._language("de-DE") == "de"
+    assert multilingual._language("fr") == "fr"
+    assert multilingual._language("xx-YY") is None  # unknown: Whisper detects the language
+    assert multilingual._language(None) is None
