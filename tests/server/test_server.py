@@ -716,14 +716,14 @@ def test_command_line_server_exits_0_on_sigterm_and_sigint() -> None:
 
 def test_command_line_unknown_engine_is_one_line_exit_2() -> None:
     res = subprocess.run(
-        [sys.executable, "-m", "vad_dictate", "serve", "--port", "0", "--engine", "whisper"],
+        [sys.executable, "-m", "vad_dictate", "serve", "--port", "0", "--engine", "kaldi"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=30,
     )
     assert res.returncode == 2 and res.stdout == ""
-    assert len(res.stderr.strip().splitlines()) == 1 and "whisper" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "'kaldi'" in res.stderr
 
 
 def test_resampler_keeps_tones_decodable() -> None:
