@@ -27,7 +27,7 @@ def without_silero_vad(monkeypatch: pytest.MonkeyPatch) -> None:
     def find_spec(name: str, package: str | None = None) -> ModuleSpec | None:
         return None if name == "silero_vad" else real(name, package)
 
-    monkeypatch.setattr(silero.importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
 
 
 @pytest.mark.usefixtures("without_silero_vad")
