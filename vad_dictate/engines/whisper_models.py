@@ -202,8 +202,9 @@ def hub_reachable(timeout: float = CONNECT_TIMEOUT_S) -> str | None:
 
 def default_cache() -> Path:
     """The user cache directory for joined model files."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "vad-dictate" / "models"
+    from vad_dictate import paths
+
+    return paths.cache_dir() / "models"
 
 
 def resolve_model(
