@@ -23,6 +23,7 @@ from vad_dictate.engines.whisper import (
     words_from_segments,
 )
 from vad_dictate.errors import ConfigError
+from vad_dictate.server.textform import spoken_punctuation
 from vad_dictate.wer import corpus_wer, matches, normalize, word_error_rate
 
 
@@ -216,3 +217,15 @@ def test_language_reaches_multilingual_models_only(engine: WhisperEngine) -> Non
     assert multilingual._language("fr") == "fr"
     assert multilingual._language("xx-YY") is None  # unknown: Whisper detects the language
     assert multilingual._language(None) is None
+
+
+def test_spoken_mark_replaces_the_mark_whisper_put_there() -> None:
+    words = [
+        RecognizedWord("hotel", 0.0, 0.4, 0.9, "Hotel,"),
+        RecognizedWord("comma", 0.5, 0.9, 0.9, "comma,"),
+        RecognizedWord("india", 1.0, 1.4, 0.9, "India."),
+    ]
+    said = spoken_punctuation(words)
+    assert [(w.text, w.punctuated) for w in said] == [("hotel,", "Hotel,"), ("india", "India.")]
+    said = spoken_punctuation([words[0], RecognizedWord("period", 0.5, 0.9, 0.9, "period.")])
+    assert [(w.text, w.punctuated) for w in said] == [("hotel.", "Hotel.")]

@@ -83,7 +83,14 @@ def spoken_punctuation(words: Sequence[RecognizedWord]) -> list[RecognizedWord]:
             mark = SPOKEN_MARKS.get(key) if len(key) == size else None
             if mark is not None:
                 if out:
-                    out[-1] = replace(out[-1], text=out[-1].text + mark)
+                    last = out[-1]
+                    # An engine that punctuates (Whisper) may have put its own mark there.
+                    said = None if last.punctuated is None else last.punctuated.rstrip(".,;:!?")
+                    out[-1] = replace(
+                        last,
+                        text=last.text + mark,
+                        punctuated=None if said is None else said + mark,
+                    )
                 i += size
                 break
         else:
