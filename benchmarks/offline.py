@@ -41,10 +41,10 @@ from benchmarks.latency import (
     session_options,
     table,
 )
+from tests.words import corpus_wer, normalize
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.audio.files import read_wav
 from vad_dictate.client.session import Session
-from vad_dictate.wer import corpus_wer, normalize
 
 RATE = 16000
 DATA = ROOT / "tests" / "data" / "librivox"

@@ -13,6 +13,7 @@ import pytest
 pytest.importorskip("faster_whisper", reason="the whisper extra is not installed")
 
 from tests.engines.test_sphinx import CLIPS, OTHER, RATE, SHORT, alignment, load, reference
+from tests.words import corpus_wer, matches, normalize, word_error_rate
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.engines.base import NO_OPTIONS, RecognizedWord
 from vad_dictate.engines.whisper import (
@@ -24,7 +25,6 @@ from vad_dictate.engines.whisper import (
 )
 from vad_dictate.errors import ConfigError
 from vad_dictate.server.textform import spoken_punctuation
-from vad_dictate.wer import corpus_wer, matches, normalize, word_error_rate
 
 
 def feed(recognizer: WhisperRecognizer, audio: Int16Array, chunk_ms: int) -> None:

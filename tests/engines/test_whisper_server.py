@@ -28,9 +28,9 @@ from websockets.exceptions import ConnectionClosed
 from tests.engines.test_sphinx import CLIPS, OTHER, RATE, SHORT, load, reference
 from tests.server.test_sdk_conformance import drain, listen, receive, send_audio
 from tests.serverproc import ROOT, running_server
+from tests.words import normalize, word_error_rate
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.server.session import parse_params
-from vad_dictate.wer import normalize, word_error_rate
 
 RAW = "encoding=linear16&sample_rate=16000"
 CHUNK = RATE // 10
