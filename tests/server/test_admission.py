@@ -17,6 +17,7 @@ from tests.server.served import KEY, serve_fails, serving
 from tests.server.test_server import RAW, TWO, Exchange, chunks, exchange_async, text
 from tests.tones import track
 from vad_dictate.audio.block import Int16Array
+from vad_dictate.engines.base import NO_OPTIONS, RecognizerOptions
 from vad_dictate.engines.tone import ToneRecognizer
 from vad_dictate.server.serve import BackgroundServer
 
@@ -87,7 +88,7 @@ class _StuckEngine:
     def __init__(self) -> None:
         self.gate = threading.Event()
 
-    def new_recognizer(self) -> ToneRecognizer:
+    def new_recognizer(self, options: RecognizerOptions = NO_OPTIONS) -> ToneRecognizer:
         gate = self.gate
 
         class Stuck(ToneRecognizer):

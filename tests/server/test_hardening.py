@@ -12,6 +12,7 @@ from websockets.exceptions import InvalidStatus
 from tests.server.served import KEY, PRINTABLE, raw_request, serving
 from tests.server.test_server import RAW, TWO, Exchange, chunks, exchange_async
 from tests.tones import interleave, track, wav_bytes
+from vad_dictate.engines.base import NO_OPTIONS, RecognizerOptions
 from vad_dictate.engines.tone import ToneRecognizer
 from vad_dictate.server.serve import BackgroundServer
 
@@ -135,7 +136,7 @@ class _SlowLoadingEngine:
         self.opened_in_time = False
         self._made = 0
 
-    def new_recognizer(self) -> ToneRecognizer:
+    def new_recognizer(self, options: RecognizerOptions = NO_OPTIONS) -> ToneRecognizer:
         self._made += 1
         if self._made == 1:
             self.opened_in_time = self.gate.wait(20)
