@@ -179,7 +179,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N",
         help="streams served at once; more are refused with 429 (default: 512 for tone, "
-        "two per CPU core for other engines)",
+        "16 for whisper, two per CPU core for other engines)",
     )
     parser.add_argument(
         "--idle-timeout",

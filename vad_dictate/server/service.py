@@ -31,6 +31,8 @@ from vad_dictate.server.session import Close, Note, ServerOutput, ServerSession
 
 # Engines cheap enough to serve many streams; the others get a few per core.
 CHEAP_ENGINES = {"tone": 512}
+# Whisper streams share one model and hold at most MAX_BUFFER of audio each; decodes queue.
+SHARED_MODEL_STREAMS = {"whisper": 16}
 # Frames waiting in a connection's queue, and the kernel's receive buffer: with the
 # reads paused while the engine works, these bound the audio a fast sender has in flight.
 MAX_QUEUE = 2
@@ -40,7 +42,8 @@ log = logging.getLogger("vad_dictate.server.serve")
 
 def default_max_streams(engine: Engine) -> int:
     """Concurrent streams an engine serves by default: two per core unless it is cheap."""
-    return CHEAP_ENGINES.get(engine.name, 2 * (os.cpu_count() or 1))
+    per_core = 2 * (os.cpu_count() or 1)
+    return CHEAP_ENGINES.get(engine.name, max(per_core, SHARED_MODEL_STREAMS.get(engine.name, 0)))
 
 
 class _Wake(Enum):
