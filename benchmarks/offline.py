@@ -23,7 +23,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -128,7 +128,11 @@ class Server:
     ) -> None:
         if self.proc is not None:
             self.proc.terminate()
-            self.proc.wait(10)
+            try:
+                self.proc.wait(30)  # an interim decode still running finishes first
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -167,7 +171,11 @@ async def dictate(url: str, c: Corpus, speed: float) -> dict[str, object]:
     }
 
 
-def measure(speed: float = 1.0, repeats: int = 2) -> list[dict[str, object]]:
+def measure(
+    speed: float = 1.0,
+    repeats: int = 2,
+    progress: Callable[[dict[str, object]], None] = lambda _row: None,
+) -> list[dict[str, object]]:
     """Every available engine over the same corpus, one after another."""
     c = corpus(repeats)
     rows = []
@@ -187,6 +195,7 @@ def measure(speed: float = 1.0, repeats: int = 2) -> list[dict[str, object]]:
                     **result,
                 }
             )
+            progress(rows[-1])
     return rows
 
 
@@ -247,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"load average at start {load}; silence_ms {SILENCE_MS}.\n",
         flush=True,
     )
-    rows = measure(args.speed, args.repeats)
+    rows = measure(args.speed, args.repeats, progress=lambda r: print(r, file=sys.stderr))
     print(summarize(rows, 5 * args.repeats))
     return 0
 
