@@ -78,9 +78,10 @@ class HostileProxy(FaultProxy):
     async def _down(
         self, client: ServerConnection, up: ClientConnection, closing: asyncio.Event
     ) -> None:
-        async for message in up:
-            self.server_messages += 1
-            await client.send(message)
+        with contextlib.suppress(ConnectionClosed):  # e.g. the real server's idle timeout
+            async for message in up:
+                self.server_messages += 1
+                await client.send(message)
         if self.chatter_s > 0:
             await asyncio.Event().wait()  # the real server closed: this one never does
 
