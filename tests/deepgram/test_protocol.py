@@ -148,7 +148,7 @@ def test_newer_message_types_and_unknown() -> None:
     err = '{"type":"Error","variant":"SchemaError","description":"bad","message":"{x"}'
     assert proto.parse_server_message(err) == proto.ServerError("SchemaError", "bad")
     ok = '{"type":"ConfigureSuccess","request_id":"r","keyterms":["a"]}'
-    assert proto.parse_server_message(ok) == proto.ConfigureResult(True, "", "")
+    assert proto.parse_server_message(ok) == proto.ConfigureResult(True, "", "", ("a",))
     fail = '{"type":"ConfigureFailure","code":"CONFIGURE_ALREADY_PENDING","description":"d"}'
     assert proto.parse_server_message(fail) == proto.ConfigureResult(
         False, "CONFIGURE_ALREADY_PENDING", "d"
