@@ -5,6 +5,8 @@ imports included), so a lazy import cannot slip past."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,3 +134,16 @@ def test_flat_layout_is_gone() -> None:
         "errors.py",
         "paths.py",
     }, top
+
+
+def test_control_commands_do_not_load_the_audio_stack() -> None:
+    """``vad-dictate toggle`` on a shortcut must start fast: no numpy, websockets or PortAudio."""
+    probe = (
+        "import sys, vad_dictate.cli.commands, vad_dictate.ui.remote, vad_dictate.ui.follow; "
+        "print(sorted(m for m in ('numpy', 'websockets', 'sounddevice', 'soundfile') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"

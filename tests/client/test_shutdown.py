@@ -17,7 +17,7 @@ from tests.faultproxy import FaultProxy
 from tests.wavs import silence, utterances, write_wav
 from vad_dictate.engines.tone import synth_utterance
 from vad_dictate.errors import VadDictateError
-from vad_dictate.ui.control import send_command
+from vad_dictate.ui.remote import send_command
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]

@@ -16,7 +16,7 @@ from tests.apprun import LONG, app_cmd, app_env, in_shell, long_wav, tmux_pane, 
 from tests.wavs import utterances, write_wav
 from vad_dictate.errors import VadDictateError
 from vad_dictate.paths import runtime_dir
-from vad_dictate.ui.control import socket_path
+from vad_dictate.ui.remote import socket_path
 
 
 def client(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

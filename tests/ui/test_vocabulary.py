@@ -11,7 +11,7 @@ from tests.apprun import app_cmd, app_env
 from tests.wavs import utterances, write_wav
 from vad_dictate.cli.dictate import keyterms
 from vad_dictate.config import load_settings
-from vad_dictate.ui.control import send_command
+from vad_dictate.ui.remote import send_command
 from vad_dictate.ui.vocabulary import read_terms
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from vad_dictate.cli.parser import ArgParser
 from vad_dictate.errors import AudioDeviceError, VadDictateError
-from vad_dictate.ui.control import COMMANDS
+from vad_dictate.ui.remote import COMMANDS
 
 
 def _run_devices(argv: Sequence[str]) -> int:
@@ -36,7 +36,7 @@ def _run_devices(argv: Sequence[str]) -> int:
 
 
 def _run_client(command: str, argv: Sequence[str]) -> int:
-    from vad_dictate.ui.control import run_client
+    from vad_dictate.ui.remote import run_client
 
     ArgParser(
         prog=f"vad-dictate {command}",

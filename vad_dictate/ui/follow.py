@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TextIO
 
 from vad_dictate.errors import VadDictateError
-from vad_dictate.ui.control import run_client, socket_path
 from vad_dictate.ui.feed import FORMATS, STOPPED, FeedRecord, Format, parse_record, render
+from vad_dictate.ui.remote import run_client, socket_path
 
 RETRY_S = 1.0
 CONNECT_TIMEOUT_S = 5.0

@@ -105,7 +105,7 @@ def run_vocab(
 
 def tell_running_session() -> str | None:
     """Ask a running vad-dictate to reload the vocabulary; its answer, or None if none runs."""
-    from vad_dictate.ui.control import send_command
+    from vad_dictate.ui.remote import send_command
 
     try:
         reply = send_command("vocab")
