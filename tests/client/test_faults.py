@@ -87,6 +87,22 @@ def test_drop_mid_stream_loses_nothing(server_url: str, tmp_path: Path, kind: st
     assert "reconnecting" in res.stderr or "connection lost" in res.stderr
 
 
+@pytest.mark.parametrize("kind", ["close1011", "abort"])
+def test_repeated_drops_at_real_time_neither_hang_nor_lose(
+    server_url: str, tmp_path: Path, kind: str
+) -> None:
+    """Three drops while audio streams at real time: every reconnect must come back (a
+    writer cancelled just as it was woken once swallowed the cancel and hung the session)."""
+    expected = [["alpha", "bravo"], ["charlie", "delta"], ["echo", "foxtrot"], ["golf", "hotel"]]
+    wav = write_wav(tmp_path / "r.wav", utterances(expected * 2, pause=1.0, tail=2.0))
+    faults = [Fault(8, kind), Fault(16, kind), Fault(24, kind)]  # type: ignore[arg-type]
+    with FaultProxy(server_url, faults) as proxy:
+        paced = {"VAD_DICTATE_STREAM_REPLAY_SPEED": "1.25"}  # replay paced, as by default
+        res = run_app(wav, proxy.url, tmp_path, env=paced, timeout=90)
+        assert proxy.connections == 4, proxy.fired
+    assert_exactly_once(res, expected * 2)
+
+
 def test_stalled_server_is_abandoned_and_the_words_replayed(
     server_url: str, tmp_path: Path
 ) -> None:

@@ -242,8 +242,7 @@ class Session:
                     if not reopen:
                         break
                     self.source.reset()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.stop_requested.wait(), reopen[0].delay)
+                    await _wait(self.stop_requested, reopen[0].delay)
             self._do(self.core.input_ended(time.monotonic()))
         except Exception as exc:  # a bug: end the session with it rather than hang
             self._crash = exc
@@ -296,8 +295,7 @@ class Session:
             if isinstance(directive, Finish):
                 return directive
             if directive is not None and directive.delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._directed.wait(), directive.delay)
+                await _wait(self._directed, directive.delay)
                 if self._directed.is_set():
                     continue  # a newer directive (a stop) replaces this one
             await self._connection()
@@ -356,8 +354,7 @@ class Session:
                 continue
             self._wake.clear()
             wait = None if message is None else max(0.0, message - now)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+            await _wait(self._wake, wait)
 
 
 async def run_dictation(
@@ -371,3 +368,14 @@ async def run_dictation(
     session = Session(source, options, sink, status, recorder)
     install_signal_handlers(session)
     return await session.run()
+
+
+async def _wait(event: asyncio.Event, timeout: float | None) -> None:
+    """Wait until ``event`` is set or ``timeout`` passes.
+
+    Not ``asyncio.wait_for``: on Python 3.11 it swallows a cancellation that arrives as
+    the event is set, and a writer cancelled that way waited forever after a reconnect.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await event.wait()
