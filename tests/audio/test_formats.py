@@ -103,12 +103,12 @@ def rss_mb() -> float:
 
 
 def test_endless_stream_is_read_in_bounded_memory(tmp_path: Path) -> None:
-    """400 MB of 48 kHz stereo through a pipe (about 35 minutes of audio): the source
+    """200 MB of 48 kHz stereo through a pipe (about 18 minutes of audio): the source
     resamples it piece by piece while the process grows by far less than the stream."""
     fifo = tmp_path / "stream.wav"
     os.mkfifo(fifo)
     piece = np.random.default_rng(0).integers(-3000, 3000, (48000, 2), dtype=np.int16).tobytes()
-    seconds = 400 * 2**20 // len(piece)
+    seconds = 200 * 2**20 // len(piece)
 
     def writer() -> None:
         with open(fifo, "wb") as f:

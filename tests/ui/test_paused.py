@@ -72,6 +72,8 @@ def test_start_paused_on_the_microphone_then_toggle(server_url: str, tmp_path: P
             command(env, "toggle")
             # The connection opens with 100 ms of silence; speech follows it.
             assert wait_for(lambda: len(proxy.audio_log) > 1, timeout=20)
+            # Stop once a whole "charlie delta" (about 1.5 s with its pause) has been sent.
+            assert wait_for(lambda: status(env).get("sent_s", 0) > 2.5, timeout=30)
             command(env, "stop")
             out, err = app.communicate(timeout=30)
         finally:

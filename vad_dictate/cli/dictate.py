@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import os
+import signal
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -270,8 +273,16 @@ def run_dictate(argv: Sequence[str]) -> int:
     try:
         return asyncio.run(_dictate(args, settings, status))
     finally:
+        # Everything said is out; a Ctrl-C while worker threads wind down exits at once.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _exit_now)
         if lock is not None:
             lock.release()
+
+
+def _exit_now(signum: int, frame: object) -> None:
+    sys.stdout.flush()
+    os._exit(128 + signum)
 
 
 def check_settings(s: Settings) -> None:
