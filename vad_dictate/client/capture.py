@@ -8,6 +8,7 @@ Every input returns the actions it caused (see :mod:`vad_dictate.client.actions`
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass
 
@@ -54,7 +55,7 @@ class SessionOptions:
     turn_model: bool = False  # the shell runs the end-of-turn model on ScoreTurn
 
 
-class CaptureCore:
+class CaptureCore(ABC):
     """Audio in, outgoing items queued; the connection side is :class:`ClientCore`."""
 
     def __init__(self, options: SessionOptions, channels: int, rate: int, paused: bool) -> None:
@@ -77,22 +78,22 @@ class CaptureCore:
         self._reopening = False
 
     @property
+    @abstractmethod
     def connections(self) -> int:
         """Connections opened so far."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def done(self) -> bool:
         """True once the session has ended."""
-        raise NotImplementedError
 
+    @abstractmethod
     def state(self) -> str:
         """One word for the live view."""
-        raise NotImplementedError
 
+    @abstractmethod
     def stop(self, now: float) -> list[Action]:
         """Finish cleanly."""
-        raise NotImplementedError
 
     def start(self) -> list[Action]:
         """Begin: connect at once, or (started paused) at the first resume."""
