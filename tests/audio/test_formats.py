@@ -15,7 +15,14 @@ import numpy.typing as npt
 import pytest
 import soundfile
 
-from vad_dictate.audio.files import MAX_CHANNELS, MAX_RATE, MIN_RATE, FileSource, read_wav
+from vad_dictate.audio.files import (
+    MAX_CHANNELS,
+    MAX_RATE,
+    MIN_RATE,
+    FileSource,
+    _check_access,
+    read_wav,
+)
 from vad_dictate.errors import InputFileError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -100,6 +107,32 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise AssertionError("no VmRSS in /proc/self/status")
+
+
+def test_checking_a_pipe_does_not_let_its_writer_in(tmp_path: Path) -> None:
+    """Probing a FIFO by opening it would wake a writer waiting in open() and then hang up
+    on it: the writer's first write fails with EPIPE and libsndfile then waits for ever."""
+    fifo = tmp_path / "stream.wav"
+    os.mkfifo(fifo)
+    opened = threading.Event()
+
+    def writer() -> None:
+        with open(fifo, "wb"):
+            opened.set()
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    wchan = Path(f"/proc/self/task/{thread.native_id}/wchan")
+    for _ in range(500):
+        if wchan.exists() and wchan.read_text() == "wait_for_partner":
+            break
+        threading.Event().wait(0.01)
+    assert wchan.read_text() == "wait_for_partner", "the writer never blocked in open()"
+    _check_access(str(fifo))
+    woken = opened.wait(0.5)
+    os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # let the writer go either way
+    thread.join(timeout=10)
+    assert not woken, "the check opened the pipe and let the writer in"
 
 
 def test_endless_stream_is_read_in_bounded_memory(tmp_path: Path) -> None:

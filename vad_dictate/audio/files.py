@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import shlex
 import stat
@@ -74,7 +75,12 @@ def _check_access(path: str) -> None:
     """Name the usual reasons a path cannot be read, before libsndfile sees it."""
     try:
         info = os.stat(path)
-        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+        if stat.S_ISFIFO(info.st_mode):
+            # Opening a pipe to probe it would let its writer in and then hang up on it (EPIPE).
+            if not os.access(path, os.R_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+        else:
+            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
     except FileNotFoundError as exc:
         raise _fail(path, "the file does not exist", "check the path and spelling") from exc
     except PermissionError as exc:
