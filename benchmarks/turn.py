@@ -123,6 +123,7 @@ class Row:
     name: str
     cuts: int
     pauses: int
+    splits: int
     lags_ms: list[float]
     one_word_sent: int
     one_word_total: int
@@ -141,6 +142,19 @@ def interim_text(track: Track, start: int, upto: int) -> str:
     return text + "." if last[1] == track.sentence_ends[last[3]] else text
 
 
+def server_finals(track: Track, endpointing_ms: int, lag_s: float) -> list[tuple[int, int]]:
+    """(due sample, covers) of the finals a server sends ``endpointing_ms`` into each pause."""
+    if endpointing_ms <= 0:
+        return []
+    wait, lag = RATE * endpointing_ms // 1000, round(lag_s * RATE)
+    begins = [w[0] for w in track.words[1:]] + [len(track.audio)]
+    return [
+        (e + wait + lag, e + wait)
+        for (_, e, _, _), b in zip(track.words, begins, strict=True)
+        if b - e > wait
+    ]
+
+
 def run(
     track: Track,
     endpointer: EndpointerSettings,
@@ -148,12 +162,15 @@ def run(
     scorer: SmartTurn | None,
     interim_s: float,
     lag_s: float,
+    endpointing_ms: int = 0,
+    model_ms: float | None = None,
 ) -> tuple[list[SendFinalize], list[float], float]:
     """Every Finalize of one pass, the model's call times (ms) and the CPU seconds used."""
     pipeline = Pipeline(endpointer, PipelineSettings(), 1, RATE, turn, scorer is not None)
     finals: list[SendFinalize] = []
     answers: list[tuple[int, int, int, float]] = []  # due sample, channel, token, probability
     interims: list[tuple[int, int]] = []  # due sample, covers
+    finals_due = server_finals(track, endpointing_ms, lag_s)
     calls: list[float] = []
     next_interim, ep = 0, pipeline.endpointers[0]
     cpu0 = time.process_time()
@@ -165,6 +182,7 @@ def run(
             p = scorer.score(req.audio) if scorer else 0.0
             took = time.perf_counter() - t0
             calls.append(took * 1000)
+            took = took if model_ms is None else model_ms / 1000
             answers.append((now + round(took * RATE), req.channel, req.token, p))
         for _due, c, token, p in [a for a in answers if a[0] <= now]:
             out += pipeline.turn_scored(c, token, p, now / RATE)
@@ -174,13 +192,22 @@ def run(
             next_interim = now + round(interim_s * RATE)
         elif not ep.confirmed:
             next_interim = now + round(interim_s * RATE)
-        for _due, covers in [i for i in interims if i[0] <= now]:
+        while finals_due and finals_due[0][0] <= now:
+            interims.append(finals_due.pop(0))
+        for _due, covers in sorted(i for i in interims if i[0] <= now):
             text = interim_text(track, ep.utterance_start, covers)
             out += pipeline.heard(0, text, covers, now / RATE)
         interims = [i for i in interims if i[0] > now]
         finals += [o for o in out if isinstance(o, SendFinalize)]
     finals += [o for o in pipeline.force_end("end", 0.0) if isinstance(o, SendFinalize)]
     return finals, calls, time.process_time() - cpu0
+
+
+def _sentences(track: Track) -> list[list[tuple[int, int, str, int]]]:
+    out: list[list[tuple[int, int, str, int]]] = [[] for _ in track.sentence_ends]
+    for w in track.words:
+        out[w[3]].append(w)
+    return out
 
 
 def judge(
@@ -190,6 +217,12 @@ def judge(
     spans = [(f.speech.start, f.speech.end) for f in finals]
     ends = sorted(e for _, e in spans)
     cuts = sum(1 for a, b in track.pauses if any(a <= e < b for e in ends))
+    inside = [(ws[0][0], ws[-1][1]) for ws in _sentences(track)]
+    splits = sum(
+        1
+        for e in ends
+        if any(lo < e < hi for lo, hi in inside) and not any(a <= e < b for a, b in track.pauses)
+    )
     lags = []
     for s in track.sentence_ends:
         after = [e for e in ends if e >= s]
@@ -212,6 +245,7 @@ def judge(
         name,
         cuts,
         len(track.pauses),
+        splits,
         lags,
         one,
         len(track.one_word),
@@ -228,14 +262,16 @@ def _pct(values: Sequence[float], q: float) -> str:
 def table(rows: Sequence[Row], reply_ms: float) -> str:
     """The markdown table."""
     out = [
-        "| turn | mid-phrase cut | sentence end -> Finalize p50 / p95 ms | -> line p50 / p95 ms "
-        "| one-word sent alone | words lost | CPU % of a core | model calls: p50 / p95 ms |",
-        "|---|---|---|---|---|---|---|---|",
+        "| turn | mid-phrase cut | other splits | sentence end -> Finalize p50 / p95 ms "
+        "| -> line p50 / p95 ms | one-word sent alone | words lost | CPU % of a core "
+        "| model calls: p50 / p95 ms |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         line = [x + reply_ms for x in r.lags_ms]
         out.append(
             f"| {r.name} | {r.cuts}/{r.pauses} ({100 * r.cuts / max(1, r.pauses):.0f}%) | "
+            f"{r.splits} | "
             f"{_pct(r.lags_ms, 50)} / {_pct(r.lags_ms, 95)} | "
             f"{_pct(line, 50)} / {_pct(line, 95)} | "
             f"{r.one_word_sent}/{r.one_word_total} | {r.words_lost} | {r.cpu_pct:.2f} | "
@@ -251,24 +287,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--interim-s", type=float, default=1.0, help="audio per simulated interim")
     p.add_argument("--lag-s", type=float, default=0.3, help="delay of a simulated interim")
     p.add_argument("--reply-ms", type=float, default=0.0, help="Finalize -> final result time")
+    p.add_argument(
+        "--endpointing-ms",
+        type=int,
+        default=300,
+        help="the server's own final this far into each pause (deepgram.endpointing; 0: none)",
+    )
+    p.add_argument(
+        "--model-ms",
+        type=float,
+        default=None,
+        help="deliver each answer this long after its request, not after the measured call",
+    )
+    p.add_argument("--rows", default="", help="only the rows whose name contains this")
+    d = TurnSettings()
+    for key in ("early_ms", "ceiling_ms"):
+        p.add_argument("--" + key.replace("_", "-"), type=int, default=getattr(d, key))
+    p.add_argument("--threshold", type=float, default=d.threshold)
     args = p.parse_args(argv)
+    smart = TurnSettings(
+        early_ms=args.early_ms,
+        ceiling_ms=args.ceiling_ms,
+        threshold=args.threshold,
+    )
     track = dictation(args.rounds)
     base = EndpointerSettings()
     rows = []
     for ms in (300, 700, 1200):
-        finals, calls, cpu = run(
-            track, replace(base, silence_ms=ms), None, None, args.interim_s, args.lag_s
-        )
-        rows.append(judge(f"silence {ms}", track, finals, calls, cpu))
-    smart = TurnSettings()
+        if args.rows in (name := f"silence {ms}"):
+            finals, calls, cpu = run(
+                track, replace(base, silence_ms=ms), None, None, args.interim_s, args.lag_s
+            )
+            rows.append(judge(name, track, finals, calls, cpu))
     model = SmartTurn()
-    for name, scorer, lag in (
-        ("smart (model + words)", model, args.lag_s),
-        ("smart, words only (no model)", None, args.lag_s),
-        ("smart, model only (no interims)", model, 1e6),
+    for name, scorer, lag, ep_ms in (
+        ("smart (model + words)", model, args.lag_s, args.endpointing_ms),
+        ("smart, words only (no model)", None, args.lag_s, args.endpointing_ms),
+        ("smart, model only (no words)", model, 1e6, 0),
     ):
-        finals, calls, cpu = run(track, base, smart, scorer, args.interim_s, lag)
-        rows.append(judge(name, track, finals, calls, cpu))
+        if args.rows in name:
+            finals, calls, cpu = run(
+                track, base, smart, scorer, args.interim_s, lag, ep_ms, args.model_ms
+            )
+            rows.append(judge(name, track, finals, calls, cpu))
     print(table(rows, args.reply_ms))
     return 0
 

@@ -28,6 +28,7 @@ from vad_dictate.vad.melspec import (
     mel_filters,
     mel_to_hz,
     power_spectrogram,
+    sparse_filters,
 )
 from vad_dictate.vad.smart_turn import WINDOW_S, model_features
 
@@ -64,6 +65,17 @@ def test_power_of_a_sinusoid_on_a_bin() -> None:
     middle = power[:, 50]
     assert middle[k] == pytest.approx((amplitude * N_FFT / 4) ** 2, rel=1e-3)
     assert middle[k + 2] < 1e-6 * middle[k]
+
+
+def test_the_filters_as_runs_of_bins_are_the_same_product() -> None:
+    filters = mel_filters()
+    bins, weights, starts = sparse_filters(filters)
+    assert len(bins) == (filters > 0).sum() < filters.size // 20  # 1-14 bins of 201 each
+    power = np.random.default_rng(5).random((N_FFT // 2 + 1, 30)).astype(np.float32)
+    sparse = np.add.reduceat(power[bins] * weights, starts, axis=0)
+    assert sparse == pytest.approx(filters.astype(np.float64) @ power, rel=1e-5)
+    with pytest.raises(ValueError, match="at least one FFT bin"):
+        sparse_filters(np.zeros((2, 5), dtype=np.float32))
 
 
 def test_silence_and_shape() -> None:

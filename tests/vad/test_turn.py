@@ -1,9 +1,18 @@
 """The turn policy, event by event: pauses, model scores and interim text (all in samples).
 
-16 kHz, early_ms 150 (2400 samples), threshold 0.5. A pause starts at last_speech = 10000.
+16 kHz; a pause starts at last_speech = 10000. Settings: early_ms 150, threshold 0.5. Each
+scenario is a list of steps, each with the actions it must return:
+
+    ("quiet", ms)          non-speech frames (every 30 ms) up to ``ms`` into the pause
+    ("score", token, p)    the model's answer to request ``token``
+    ("hear", text, fresh)  an interim transcript; fresh: it has heard the audio up to the pause
+    ("speech",)            speech resumed
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -19,7 +28,20 @@ from vad_dictate.vad.turn import (
 
 RATE = 16000
 PAUSE = 10000
-EARLY = PAUSE + 2400  # the first sample at which the pause may end the turn
+FRAME = 480
+
+
+def at(ms: int) -> int:
+    """The sample ``ms`` into the pause."""
+    return PAUSE + RATE * ms // 1000
+
+
+def ask(token: int, ms: int) -> AskModel:
+    return AskModel(token, at(ms))
+
+
+MODEL, WORDS = EndTurn("model"), EndTurn("words")
+BASE = TurnSettings(early_ms=150, threshold=0.5)
 
 
 @pytest.mark.parametrize(
@@ -49,81 +71,153 @@ def test_last_word() -> None:
     assert last_word("") == ""
 
 
-def pause(policy: TurnPolicy, upto: int, step: int = 480) -> list[tuple[int, TurnAction]]:
-    """Feed non-speech frames of the pause up to sample ``upto``; actions with their sample."""
-    out = []
-    for now in range(PAUSE + step, upto + 1, step):
-        out += [(now, a) for a in policy.silence(PAUSE, now)]
+def play(policy: TurnPolicy, steps: list[tuple[Any, ...]]) -> list[list[TurnAction]]:
+    """Run the steps; the actions each returned."""
+    out: list[list[TurnAction]] = []
+    fed = PAUSE
+    for step in steps:
+        got: list[TurnAction] = []
+        if step[0] == "quiet":
+            upto = at(step[1])
+            while fed < upto:
+                fed = min(upto, fed + FRAME)
+                got += policy.silence(PAUSE, fed)
+        elif step[0] == "score":
+            got += [e] if (e := policy.scored(step[1], step[2])) else []
+        elif step[0] == "hear":
+            got += [e] if (e := policy.heard(step[1], PAUSE if step[2] else PAUSE - 1)) else []
+        else:
+            policy.speech()
+        out.append(got)
     return out
 
 
-def test_nothing_before_early_ms_then_one_model_request() -> None:
-    policy = TurnPolicy(TurnSettings(), RATE, model=True)
-    assert pause(policy, EARLY - 1) == []
-    assert policy.silence(PAUSE, EARLY) == [AskModel(1, EARLY)]
-    assert policy.silence(PAUSE, EARLY + 480) == []  # asked once per pause
+SCENARIOS: list[tuple[str, dict[str, Any], bool, list[tuple[Any, ...]], list[list[Any]]]] = [
+    (
+        "nothing before early_ms, then one look",
+        {},
+        True,
+        [("quiet", 149), ("quiet", 150), ("quiet", 390)],
+        [[], [ask(1, 150)], []],
+    ),
+    (
+        "one look per pause: a low score leaves it to the words and the ceiling",
+        {},
+        True,
+        [("quiet", 150), ("score", 1, 0.49), ("quiet", 1290), ("hear", "young man", True)],
+        [[ask(1, 150)], [], [], []],
+    ),
+    (
+        "the threshold itself ends it",
+        {},
+        True,
+        [("quiet", 150), ("score", 1, 0.5)],
+        [[ask(1, 150)], [MODEL]],
+    ),
+    (
+        "fresh words with a hold word: the model is not asked",
+        {},
+        True,
+        [("hear", "fetched you from", True), ("quiet", 1290)],
+        [[], []],
+    ),
+    (
+        "fresh words with a period: they end it at early_ms, the model is not asked",
+        {},
+        True,
+        [("hear", "young man.", True), ("quiet", 149), ("quiet", 150)],
+        [[], [], [WORDS]],
+    ),
+    (
+        "fresh words veto a high score",
+        {},
+        True,
+        [("quiet", 150), ("hear", "fetched you from", True), ("score", 1, 0.99)],
+        [[ask(1, 150)], [], []],
+    ),
+    (
+        "stale words do not veto",
+        {},
+        True,
+        [("hear", "fetched you from", False), ("quiet", 150), ("score", 1, 0.9)],
+        [[], [ask(1, 150)], [MODEL]],
+    ),
+    (
+        "stale words do not end it",
+        {},
+        True,
+        [("quiet", 150), ("hear", "young man.", False), ("score", 1, 0.1)],
+        [[ask(1, 150)], [], []],
+    ),
+    (
+        "fresh words that arrive during the pause end it",
+        {},
+        True,
+        [("quiet", 150), ("hear", "young man.", True)],
+        [[ask(1, 150)], [WORDS]],
+    ),
+    (
+        "fresh words without a mark say nothing: the model decides",
+        {},
+        True,
+        [("hear", "young man", True), ("quiet", 150), ("score", 1, 0.9)],
+        [[], [ask(1, 150)], [MODEL]],
+    ),
+    (
+        "speech before the answer makes it stale",
+        {},
+        True,
+        [("quiet", 150), ("speech",), ("score", 1, 0.99)],
+        [[ask(1, 150)], [], []],
+    ),
+    (
+        "without the model the words decide alone",
+        {},
+        False,
+        [("quiet", 150), ("hear", "young man", True), ("hear", "young man.", True)],
+        [[], [], [WORDS]],
+    ),
+    (
+        "early_ms and threshold are settings",
+        {"early_ms": 300, "threshold": 0.8},
+        True,
+        [("quiet", 270), ("quiet", 300), ("score", 1, 0.79), ("quiet", 1290)],
+        [[], [ask(1, 300)], [], []],
+    ),
+]
 
 
 @pytest.mark.parametrize(
-    ("probability", "text", "covers", "expected"),
-    [
-        (0.9, "", -1, EndTurn("model")),
-        (0.5, "", -1, EndTurn("model")),  # the threshold itself ends it
-        (0.49, "", -1, None),
-        (0.9, "fetched you from", PAUSE, None),  # fresh words veto the model
-        (0.9, "fetched you from", PAUSE - 1, EndTurn("model")),  # stale words do not
-        (0.1, "young man.", PAUSE, EndTurn("words")),  # fresh words end it alone
-        (0.1, "young man.", PAUSE - 1, None),  # stale ones do not
-        (0.1, "young man", PAUSE, None),
-        (0.9, "young man", PAUSE, EndTurn("model")),
-    ],
+    ("settings", "model", "steps", "expected"),
+    [row[1:] for row in SCENARIOS],
+    ids=[row[0] for row in SCENARIOS],
 )
-def test_model_and_words_combined(
-    probability: float, text: str, covers: int, expected: EndTurn | None
+def test_scenario(
+    settings: dict[str, Any],
+    model: bool,
+    steps: list[tuple[Any, ...]],
+    expected: list[list[Any]],
 ) -> None:
-    policy = TurnPolicy(TurnSettings(), RATE, model=True)
-    policy.heard(text, covers)
-    assert policy.silence(PAUSE, EARLY) == [AskModel(1, EARLY)] + (
-        [expected] if expected == EndTurn("words") else []
-    )
-    assert policy.scored(1, probability) == expected
+    policy = TurnPolicy(replace(BASE, **settings), RATE, model)
+    assert play(policy, steps) == expected
 
 
-def test_words_that_arrive_during_the_pause() -> None:
-    policy = TurnPolicy(TurnSettings(), RATE, model=False)
-    assert policy.heard("young man.", PAUSE) is None  # not a pause yet
-    assert pause(policy, EARLY - 1) == []
-    assert policy.silence(PAUSE, EARLY) == [EndTurn("words")]  # no model: words decide alone
-    policy.reset()
-    policy.silence(PAUSE, EARLY)
-    assert policy.heard("young man", PAUSE) is None
-    assert policy.heard("young man.", PAUSE + 100) == EndTurn("words")
-
-
-def test_a_stale_score_is_dropped() -> None:
-    policy = TurnPolicy(TurnSettings(), RATE, model=True)
-    assert policy.silence(PAUSE, EARLY) == [AskModel(1, EARLY)]
-    policy.speech()  # speech resumed before the answer
-    assert policy.scored(1, 0.99) is None
+def test_a_new_pause_makes_the_old_answer_stale() -> None:
+    policy = TurnPolicy(BASE, RATE, model=True)
+    assert policy.silence(PAUSE, at(150)) == [ask(1, 150)]
+    policy.speech()
     later = PAUSE + 20000
     assert policy.silence(later, later + 2400) == [AskModel(2, later + 2400)]
     assert policy.scored(1, 0.99) is None  # the answer about the first pause
-    assert policy.scored(2, 0.99) == EndTurn("model")
+    assert policy.scored(2, 0.99) == MODEL
     assert policy.probability == 0.99
 
 
 def test_reset_forgets_text_and_the_pending_score() -> None:
-    policy = TurnPolicy(TurnSettings(), RATE, model=True)
+    policy = TurnPolicy(BASE, RATE, model=True)
     policy.heard("young man.", PAUSE)
-    policy.silence(PAUSE, PAUSE + 480)
+    assert policy.silence(PAUSE, at(150)) == [WORDS]
+    policy.reset()
+    assert policy.silence(PAUSE, at(150)) == [ask(1, 150)]  # the old text is gone
     policy.reset()
     assert policy.scored(1, 0.99) is None
-    assert policy.silence(PAUSE, EARLY) == [AskModel(2, EARLY)]  # the old text is gone
-
-
-def test_threshold_and_early_are_settings() -> None:
-    policy = TurnPolicy(TurnSettings(early_ms=300, threshold=0.8), RATE, model=True)
-    assert pause(policy, PAUSE + 4799) == []
-    assert policy.silence(PAUSE, PAUSE + 4800) == [AskModel(1, PAUSE + 4800)]
-    assert policy.scored(1, 0.79) is None
-    assert policy.scored(1, 0.8) == EndTurn("model")

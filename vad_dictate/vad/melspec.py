@@ -57,7 +57,24 @@ def mel_filters(n_mels: int = N_MELS, n_fft: int = N_FFT, rate: int = RATE) -> F
     return weights.astype(np.float32)
 
 
+def sparse_filters(
+    filters: FloatArray,
+) -> tuple[npt.NDArray[np.intp], FloatArray, npt.NDArray[np.intp]]:
+    """(bins, weights, starts): each filter's run of non-zero bins, laid end to end."""
+    nonzero = filters > 0
+    counts = nonzero.sum(axis=1)
+    if counts.min() < 1:
+        raise ValueError("every mel filter needs at least one FFT bin")
+    rows, bins = np.nonzero(nonzero)  # row-major: runs in filter order, bins rising
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
+    return bins.astype(np.intp), filters[rows, bins][:, None], starts
+
+
 _FILTERS = mel_filters()
+# The filterbank as runs of bins: a triangle covers 1-14 of the 201 bins, so summing the runs
+# does 1/40 of the dense product's work, with no BLAS call (whose idle threads spin on the
+# other core for milliseconds after each product, which counted as much as the model).
+_BINS, _WEIGHTS, _STARTS = sparse_filters(_FILTERS)
 _WINDOW = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
 
 
@@ -73,7 +90,7 @@ def power_spectrogram(audio: FloatArray) -> FloatArray:
 
 def log_mel(audio: FloatArray) -> FloatArray:
     """(80, len // 160) Whisper log-mel features of 16 kHz float audio in [-1, 1]."""
-    mel = _FILTERS @ power_spectrogram(audio)
+    mel = np.add.reduceat(power_spectrogram(audio)[_BINS] * _WEIGHTS, _STARTS, axis=0)
     logs = np.log10(np.maximum(mel, 1e-10))
     logs = np.maximum(logs, logs.max() - DYNAMIC_RANGE)
     out: FloatArray = ((logs + 4.0) / 4.0).astype(np.float32)

@@ -11,18 +11,23 @@ the pauses; this class decides whether a pause is the end of a turn from three t
     it (its silence_ms is the ceiling in smart mode), so no utterance outlives it.
 
 The rules, for a pause in a confirmed utterance that has lasted ``s`` so far (from the sample
-just after the last speech frame):
+just after the last speech frame); "fresh" words have heard the audio up to the pause:
 
     s < early_ms                        -> wait (a breath, a stop consonant)
-    s reaches early_ms                  -> AskModel once per pause (if the model is there)
-    the words end with a hold word      -> wait for the ceiling: "the", "and", "of", "to", ...
-                                           (or a comma) never end a sentence
-    the words end with . ? or !         -> EndTurn("words")
+    fresh words end with a hold word    -> wait for the ceiling, and ask the model nothing:
+                                           "the", "and", "of", "to", ... (or a comma) never
+                                           end a sentence
+    fresh words end with . ? or !       -> EndTurn("words")
+    s reaches early_ms                  -> AskModel, once per pause (if the model is there)
     model probability >= threshold      -> EndTurn("model")
-    otherwise                           -> wait for the ceiling
+    otherwise                           -> wait for the words or the ceiling
 
-A score is about one pause: speech that resumes before it arrives makes it stale, and it is
-dropped. Text and scores are kept until the utterance ends (:meth:`TurnPolicy.reset`).
+One call per pause, and none when the words have decided. A second, later look at a pause
+whose first score was borderline was tried and dropped: the model scores thinking pauses
+higher the more silence it hears, so it cut more sentences and ended none sooner
+(README, "Turn taking"). A score is about one pause: speech that resumes before it arrives
+makes it stale, and it is dropped. Text is kept until the utterance ends
+(:meth:`TurnPolicy.reset`).
 """
 
 from __future__ import annotations
@@ -54,9 +59,9 @@ class TurnSettings:
     """How a pause becomes the end of an utterance; durations in milliseconds."""
 
     mode: TurnMode = "smart"
-    early_ms: int = 150  # the shortest pause that may end a turn; the model is asked then
+    early_ms: int = 120  # the shortest pause that may end a turn; the model is asked then
     ceiling_ms: int = 1300  # this much silence always ends the utterance
-    threshold: float = 0.5  # model completion probability that ends the turn
+    threshold: float = 0.6  # model completion probability that ends the turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,40 +107,45 @@ class TurnPolicy:
         self.settings = settings
         self._early = sample_rate * settings.early_ms // 1000
         self._model = model
-        self._token = 0  # the pause being scored; bumped by every new pause
+        self._token = 0  # the latest request's; an answer to any other is stale
         self.reset()
 
     def reset(self) -> None:
         """A new utterance: forget its text, its pause and any score in flight."""
         self._text = ""
         self._covers = -1  # the sample up to which the text has heard the audio
-        self._pause: int | None = None  # last_speech of the current pause
-        self._ripe = False  # the pause has lasted early_ms
-        self._probability: float | None = None
+        self.speech()
 
     def speech(self) -> None:
         """Speech goes on: the current pause (and any score for it) is over."""
-        self._pause, self._ripe = None, False
+        self._pause: int | None = None  # last_speech of the current pause
+        self._ripe = False  # the pause has lasted early_ms
+        self._asked = False  # the model was asked about this pause
+        self._waiting = False  # a request's answer is due
+        self._probability: float | None = None
 
     def silence(self, last_speech: int, now: int) -> list[TurnAction]:
         """A non-speech frame of a confirmed utterance; ``now`` is the sample after it."""
         if self._pause != last_speech:
-            self._pause, self._ripe, self._probability = last_speech, False, None
-            self._token += 1
+            self.speech()
+            self._pause = last_speech
         if now - last_speech < self._early:
             return []
-        out: list[TurnAction] = []
-        if not self._ripe:
-            self._ripe = True
-            if self._model:
-                out.append(AskModel(self._token, now))
+        self._ripe = True
         end = self._decide()
-        return out + ([end] if end else [])
+        if end is not None:
+            return [end]
+        if self._model and not self._asked and self._words() is None:
+            self._token += 1
+            self._asked = self._waiting = True
+            return [AskModel(self._token, now)]
+        return []
 
     def scored(self, token: int, probability: float) -> EndTurn | None:
-        """The model's completion probability for pause ``token``."""
-        if token != self._token or not self._ripe:
+        """The model's completion probability for request ``token``."""
+        if token != self._token or not self._waiting:
             return None  # speech resumed or the utterance ended meanwhile
+        self._waiting = False
         self._probability = probability
         return self._decide()
 
@@ -149,9 +159,13 @@ class TurnPolicy:
         """The model's answer for the current pause, once it came."""
         return self._probability
 
-    def _decide(self) -> EndTurn | None:
+    def _words(self) -> bool | None:
+        """What fresh words say about the pause (see :func:`sounds_finished`)."""
         fresh = self._pause is not None and self._covers >= self._pause
-        finished = sounds_finished(self._text) if fresh else None
+        return sounds_finished(self._text) if fresh else None
+
+    def _decide(self) -> EndTurn | None:
+        finished = self._words()
         if finished is not None:
             return EndTurn("words") if finished else None
         p = self._probability

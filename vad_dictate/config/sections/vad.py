@@ -101,7 +101,7 @@ FIELDS = (
     Field(
         "vad",
         "turn_early_ms",
-        150,
+        120,
         "Smart turns: the shortest pause that may end an utterance, in ms (50-1000); the model "
         "is asked then.",
         between(50, 1000, " ms"),
@@ -116,7 +116,7 @@ FIELDS = (
     Field(
         "vad",
         "turn_threshold",
-        0.5,
+        0.6,
         "Smart turns: the model's completion probability (0-1) that ends an utterance.",
         between(0.0, 1.0),
     ),
