@@ -144,8 +144,14 @@ def _server_for(s: Settings, status: StatusView) -> tuple[str, str | None, Any]:
 
 
 def session_options(
-    s: Settings, url: str, api_key: str | None, channels: int, endpointer: EndpointerSettings
+    s: Settings,
+    url: str,
+    api_key: str | None,
+    channels: int,
+    endpointer: EndpointerSettings,
+    real_time: bool = True,
 ) -> SessionOptions:
+    """The session's options; ``real_time`` False (unpaced input) keeps to the silence timer."""
     return SessionOptions(
         url=url,
         api_key=api_key,
@@ -159,7 +165,7 @@ def session_options(
         retain_s=s.number("stream.retain_s"),
         replay_speed=s.number("stream.replay_speed"),
         reopen_s=s.number("audio.reopen_s"),
-        turn=turn_settings(s),
+        turn=turn_settings(s) if real_time else None,
     )
 
 
@@ -174,9 +180,9 @@ def turn_settings(s: Settings) -> TurnSettings | None:
     )
 
 
-def load_turn_model(s: Settings, status: StatusView) -> TurnScorer | None:
+def load_turn_model(s: Settings, status: StatusView, real_time: bool) -> TurnScorer | None:
     """The smart-turn model; without it one warning, and the words and ceiling decide."""
-    if s.text("vad.turn") != "smart":
+    if s.text("vad.turn") != "smart" or not real_time:
         return None
     from vad_dictate.vad.smart_turn import SmartTurn
 
@@ -234,8 +240,11 @@ async def _dictate(args: argparse.Namespace, s: Settings, status: StatusView) ->
     status = DesktopView(status, desktop)
     recorder = None
     try:
-        scorer = load_turn_model(s, status)
-        options = session_options(s, url, api_key, source.channels, endpointer)
+        # Unpaced input outruns the model's answers and the server's words, which come in wall
+        # time: smart turns would wait for the ceiling at every pause, so the timer decides.
+        real_time = not (args.input and args.speed == 0)
+        scorer = load_turn_model(s, status, real_time)
+        options = session_options(s, url, api_key, source.channels, endpointer, real_time)
         options = dataclasses.replace(options, turn_model=scorer is not None)
         sink = _make_sink(s, source.channels, status)
         if args.record:

@@ -47,7 +47,9 @@ async def _replay(args: argparse.Namespace, s: Settings) -> int:
         server = BackgroundServer(load_engine(args.engine))
         url, api_key = server.start(), None
     try:
-        options = session_options(s, url, api_key, source.channels, rec.endpointer)
+        # The VAD's own decisions are replayed; turn taking hangs on the model's and the
+        # server's timing, which a replay cannot repeat, so the silence timer decides.
+        options = session_options(s, url, api_key, source.channels, rec.endpointer, False)
         sink = UtteranceSink(s.text("output.format"), source.channels)
         log = DecisionLog(PIPELINE_RATE)
         code = await run_dictation(source, options, sink, status, log)

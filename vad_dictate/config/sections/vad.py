@@ -90,11 +90,12 @@ FIELDS = (
     Field(
         "vad",
         "turn",
-        "silence",
-        'When a pause ends an utterance: "silence" (silence_ms of silence, nothing else) or '
-        '"smart" (an end-of-turn model and the interim words decide, between turn_early_ms and '
-        "turn_ceiling_ms of silence). Without the model (.ci/setup installs it) smart uses the "
-        "words and the ceiling.",
+        "smart",
+        'When a pause ends an utterance: "smart" (an end-of-turn model and the interim words '
+        "decide, between turn_early_ms and turn_ceiling_ms of silence; without the model, which "
+        ".ci/setup installs, the words and the ceiling decide, with one warning) or "
+        '"silence" (silence_ms of silence, nothing else; also files read with --speed 0 and '
+        "replays, which outrun the model's answers).",
         one_of("smart", "silence"),
         "--turn",
     ),
