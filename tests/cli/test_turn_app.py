@@ -8,6 +8,7 @@ warning: the words and the ceiling end the utterances.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -16,17 +17,20 @@ import numpy as np
 import pytest
 
 from tests.apprun import ROOT, app_env
-from tests.wavs import write_wav
+from tests.wavs import utterances, write_wav
 from vad_dictate.engines.tone import silence, synth_utterance
 from vad_dictate.vad.smart_turn import bundled_model
 
 
 def run(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The app with the default vad.turn (clean_env pins the other app tests to the timer)."""
+    environment = app_env(tmp, **env)
+    del environment["VAD_DICTATE_VAD_TURN"]
     return subprocess.run(
         [sys.executable, "-m", "vad_dictate", *args],
         capture_output=True,
         text=True,
-        env=app_env(tmp, **env),
+        env=environment,
         cwd=ROOT,
         timeout=90,
         stdin=subprocess.DEVNULL,
@@ -76,3 +80,15 @@ def test_a_model_path_that_is_not_a_model_is_one_sentence(server_url: str, tmp_p
         assert res.returncode == 2, res.stderr
         assert "Traceback" not in res.stderr
         assert "vad.turn_model" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_an_unpaced_file_keeps_to_the_silence_timer(server_url: str, tmp_path: Path) -> None:
+    groups = [["alpha", "bravo"], ["charlie", "delta"], ["echo"]]
+    wav = write_wav(tmp_path / "three.wav", utterances(groups, pause=1.0))  # under the ceiling
+    res = run(
+        tmp_path, "--input", str(wav), "--url", server_url, "--speed", "0", "--output", "jsonl"
+    )
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [x["text"].rstrip(".").lower() for x in lines] == [" ".join(g) for g in groups]
+    assert {x["trigger"] for x in lines} == {"vad"}

@@ -1,0 +1,98 @@
+"""Benchmark 7: end of speech -> Finalize overhead of the client, per VAD frame length.
+
+``python -m benchmarks.end_timing`` prints a markdown table. Tone utterances with exact ends
+(``benchmarks.latency.tone_script``: 1-4 tone words, 1.6-2.4 s pauses, seeded) and the
+LibriVox sentences (``.lab`` ends, 0.7-1.5 s pauses), each with pink room noise 45 dB under
+the speech, go through the real :class:`Pipeline` in the microphone's 20 ms blocks. For every
+utterance the VAD ends, the overhead is
+
+    (end of the block that returned the Finalize) + (time that push took)
+        - (true end of speech + silence_ms)
+
+so it counts what the detector adds (the last frame called speech ends after the true end,
+silence counted in whole frames), the wait for the capture block that completes the deciding
+frame, and the client's own processing; not the network or the server. The LibriVox ends are
+forced alignments, so their column also holds the aligner's and the level rule's disagreement
+about where a fading word ends (negative: the VAD ended early, as README's quality table says).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from benchmarks.latency import tone_script
+from tests.clips import RATE, colored_noise, corpus, to_int16
+from vad_dictate.audio.block import Int16Array
+from vad_dictate.client.pipeline import Pipeline, PipelineSettings, SendFinalize
+from vad_dictate.vad.endpointer import EndpointerSettings
+
+BLOCK = RATE * 20 // 1000  # MicSource's block
+ROOM_DB = 45
+
+
+def with_room(audio: Int16Array, seed: int) -> Int16Array:
+    """``audio`` plus pink noise ROOM_DB under its speech."""
+    speech = np.sqrt(np.mean(audio[audio != 0].astype(np.float64) ** 2))
+    room = colored_noise("pink", len(audio), seed=seed) * speech / 10 ** (ROOM_DB / 20)
+    return to_int16(audio + room)
+
+
+def overheads(audio: Int16Array, ends: Sequence[int], settings: EndpointerSettings) -> list[float]:
+    """Overhead (ms) of each utterance the VAD ended within 300 ms of a true end + silence_ms."""
+    pipeline = Pipeline(settings, PipelineSettings(), 1, RATE)
+    wait = RATE * settings.silence_ms // 1000
+    out = []
+    for pos in range(0, len(audio) - BLOCK + 1, BLOCK):
+        t0 = time.perf_counter()
+        sent = pipeline.push(audio[pos : pos + BLOCK, np.newaxis], 0.0)
+        took_ms = (time.perf_counter() - t0) * 1000
+        for f in sent:
+            if not isinstance(f, SendFinalize) or f.speech.trigger != "vad":
+                continue
+            due = [e + wait for e in ends if abs(pos + BLOCK - e - wait) < RATE * 3 // 10]
+            if due:
+                out.append((pos + BLOCK - due[0]) * 1000 / RATE + took_ms)
+    return out
+
+
+def row(name: str, values: Sequence[float], total: int) -> str:
+    """One table row: utterances matched, p50 / p95 / max overhead."""
+    if not values:
+        return f"| {name} | 0/{total} | - | - |"
+    p50, p95, top = np.percentile(values, 50), np.percentile(values, 95), max(values)
+    return f"| {name} | {len(values)}/{total} | {p50:.1f} / {p95:.1f} | {top:.1f} |"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the table: tone and LibriVox, each VAD frame length."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.end_timing", description=__doc__)
+    p.add_argument("--utterances", type=int, default=60, help="tone utterances")
+    p.add_argument("--rounds", type=int, default=4, help="passes over the five LibriVox clips")
+    p.add_argument("--silence-ms", type=int, default=700)
+    args = p.parse_args(argv)
+    script = tone_script(args.utterances, seed=5)
+    tone = with_room(script.samples, 7)
+    tone_ends = [u.end for u in script.utterances]
+    clean = corpus(args.rounds)
+    libri = with_room(clean.audio, 8)
+    libri_ends = [e for _, e in clean.sentences]
+    lines = [
+        "| audio, VAD frame | utterances | overhead p50 / p95 ms | max ms |",
+        "|---|---|---|---|",
+    ]
+    for frame_ms in (30, 20, 10):
+        settings = replace(EndpointerSettings(), frame_ms=frame_ms, silence_ms=args.silence_ms)
+        for name, audio, ends in (("tone", tone, tone_ends), ("LibriVox", libri, libri_ends)):
+            values = overheads(audio, ends, settings)
+            lines.append(row(f"{name}, {frame_ms} ms", values, len(ends)))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
