@@ -28,7 +28,7 @@ def clean_env() -> dict[str, str]:
     # The app tests are built on the timer: tone words with 1.0-1.5 s pauses, whose ends must not
     # hang on when a loaded machine gets the model's answer or the server's words to the client
     # (the ceiling, 1.3 s, would merge them). Smart turn taking, the default, has its own app
-    # tests (tests/cli/test_turn_app.py), which take this setting out.
+    # tests (tests/cli/test_turn_app.py), which take this setting out (default_env).
     env["VAD_DICTATE_VAD_TURN"] = "silence"
     return env
 
@@ -43,6 +43,13 @@ def app_env(tmp: Path, **extra: str) -> dict[str, str]:
     env.update(XDG_CONFIG_HOME=str(tmp), XDG_RUNTIME_DIR=str(runtime), PYTHONPATH=str(ROOT))
     env.update(XDG_STATE_HOME=str(tmp / "state"))  # the history file stays in the test
     env.update(extra)
+    return env
+
+
+def default_env(tmp: Path, **extra: str) -> dict[str, str]:
+    """app_env with every setting at its default: vad.turn too (see clean_env)."""
+    env = app_env(tmp, **extra)
+    del env["VAD_DICTATE_VAD_TURN"]
     return env
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.apprun import ROOT, app_env
+from tests.apprun import ROOT, default_env
 from tests.wavs import silence, write_wav
 from vad_dictate.config import FIELDS
 from vad_dictate.engines.tone import synth_word
@@ -24,7 +24,7 @@ def run(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "vad_dictate", *args],
         capture_output=True,
         text=True,
-        env=app_env(tmp, **env),
+        env=default_env(tmp, **env),
         cwd=ROOT,
         timeout=60,
         stdin=subprocess.DEVNULL,

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.apprun import ROOT, app_env
+from tests.apprun import ROOT, default_env
 from tests.wavs import utterances, write_wav
 from vad_dictate.engines.tone import silence, synth_utterance
 from vad_dictate.vad.smart_turn import bundled_model
@@ -24,13 +24,11 @@ from vad_dictate.vad.smart_turn import bundled_model
 
 def run(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """The app with the default vad.turn (clean_env pins the other app tests to the timer)."""
-    environment = app_env(tmp, **env)
-    del environment["VAD_DICTATE_VAD_TURN"]
     return subprocess.run(
         [sys.executable, "-m", "vad_dictate", *args],
         capture_output=True,
         text=True,
-        env=environment,
+        env=default_env(tmp, **env),
         cwd=ROOT,
         timeout=90,
         stdin=subprocess.DEVNULL,
