@@ -95,8 +95,9 @@ def test_chunk_size_does_not_change_words(
     engine: SphinxEngine, decoded: dict[str, list[RecognizedWord]]
 ) -> None:
     # pocketsphinx buffers partial frames internally, so 20 ms and 100 ms
-    # chunks give the same frames and the same search: identical words and times.
-    for stem in CLIPS:
+    # chunks give the same frames and the same search: identical words and times
+    # (two of the clips: decoding is the slow part of this suite).
+    for stem in (SHORT, OTHER):
         assert decode(engine, stem, 20) == decoded[stem]
 
 

@@ -109,7 +109,10 @@ def test_a_fast_sender_is_held_back_and_loses_nothing() -> None:
 
     async def scenario(url: str) -> tuple[int, Exchange]:
         accepted, raw = 0, []
-        async with connect(f"{url}?{RAW}&endpointing=false", proxy=None) as ws:
+        # A ping every second that must be answered within a second: a server that left
+        # the client's frames unread while the engine is behind would time it out (1011).
+        target = f"{url}?{RAW}&endpointing=false"
+        async with connect(target, proxy=None, ping_interval=1, ping_timeout=1) as ws:
             sock = ws.transport.get_extra_info("socket")
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)  # measure the server's
 
@@ -127,8 +130,8 @@ def test_a_fast_sender_is_held_back_and_loses_nothing() -> None:
                     break  # the server stopped reading
                 accepted += 1
                 pending = asyncio.ensure_future(ws.send(frames[accepted]))
-            # Long enough for a 20 s keepalive ping and its 20 s timeout to have run out.
-            await asyncio.sleep(max(0.0, started + 42 - asyncio.get_running_loop().time()))
+            # Long enough for several pings and their timeouts to have run out.
+            await asyncio.sleep(max(0.0, started + 5 - asyncio.get_running_loop().time()))
             engine.gate.set()
             await pending
             for frame in frames[accepted + 1 :]:

@@ -29,7 +29,17 @@ def test_nothing_on_the_wire_until_toggle(server_url: str, tmp_path: Path) -> No
         env = app_env(tmp_path)
         wav = write_wav(tmp_path / "talk.wav", utterances([["alpha", "bravo"]] * 16, pause=0.8))
         app = subprocess.Popen(
-            app_cmd("--input", str(wav), "--url", proxy.url, "--paused", "--output", "jsonl"),
+            app_cmd(
+                "--input",
+                str(wav),
+                "--speed",
+                "3",
+                "--url",
+                proxy.url,
+                "--paused",
+                "--output",
+                "jsonl",
+            ),
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
