@@ -47,6 +47,8 @@ class Fault:
 class FaultProxy:
     """Proxy ``upstream`` (a ws:// URL of the local server) with scheduled faults."""
 
+    connection_class = ServerConnection  # how the client side of the proxy is served
+
     def __init__(
         self, upstream: str, faults: list[Fault] | None = None, stall_all: bool = False
     ) -> None:
@@ -98,7 +100,12 @@ class FaultProxy:
 
     async def _start(self) -> str:
         self._server = await serve(
-            self._handle, "127.0.0.1", 0, process_request=self._process_request, max_size=None
+            self._handle,
+            "127.0.0.1",
+            0,
+            process_request=self._process_request,
+            max_size=None,
+            create_connection=self.connection_class,
         )
         port = next(iter(self._server.sockets)).getsockname()[1]
         return f"ws://127.0.0.1:{port}/v1/listen"

@@ -1,9 +1,9 @@
 """Small hostile servers for end-to-end tests, on 127.0.0.1, each on its own thread.
 
 :class:`HostileProxy` forwards to the real local server (like tests/faultproxy.py) but
-misbehaves per connection: closes at once, closes on every Finalize, or talks forever
-after CloseStream instead of closing. :class:`SilentListener` accepts TCP connections
-and never answers the websocket handshake.
+misbehaves per connection: closes at once, closes on every Finalize, talks forever
+after CloseStream instead of closing, or reads the client's audio slowly.
+:class:`SilentListener` accepts TCP connections and never answers the websocket handshake.
 """
 
 from __future__ import annotations
@@ -16,14 +16,29 @@ import threading
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Event
 
 from tests.faultproxy import FaultProxy
+
+
+class CountingConnection(ServerConnection):
+    """Counts the audio bytes its websocket layer has parsed off the socket: what the
+    client's pongs can vouch for, whether or not the proxy has taken them yet."""
+
+    parsed_audio = 0
+
+    def process_event(self, event: Event) -> None:
+        super().process_event(event)
+        if isinstance(event, Frame) and event.opcode is Opcode.BINARY:
+            self.parsed_audio += len(event.data)
 
 
 class HostileProxy(FaultProxy):
     """``close_at_once``: connection number -> close code sent right after the handshake;
     ``close_on_finalize``: close code for every Finalize; ``chatter_s``: after CloseStream,
-    never close, send an unknown message this often."""
+    never close, send an unknown message this often; ``read_bytes_per_s``: take the client's
+    audio no faster than this (``audio_read`` counts the bytes taken)."""
 
     def __init__(
         self,
@@ -31,14 +46,27 @@ class HostileProxy(FaultProxy):
         close_at_once: dict[int, int] | None = None,
         close_on_finalize: int | None = None,
         chatter_s: float = 0.0,
+        read_bytes_per_s: float = 0.0,
     ) -> None:
         super().__init__(upstream)
+        self.read_bytes_per_s = read_bytes_per_s
+        self.audio_read = 0
+        self._clients: list[ServerConnection] = []
         self.close_at_once = close_at_once or {}
         self.close_on_finalize = close_on_finalize
         self.chatter_s = chatter_s
 
+    connection_class = CountingConnection
+
+    @property
+    def audio_parsed(self) -> int:
+        """Audio bytes the proxy's websocket layer has read from clients (see
+        CountingConnection); ``audio_read`` lags it by the websocket's own queue."""
+        return sum(c.parsed_audio for c in self._clients if isinstance(c, CountingConnection))
+
     async def _handle(self, client: ServerConnection) -> None:
         self.connections += 1
+        self._clients.append(client)
         code = self.close_at_once.get(self.connections)
         if code is not None:
             await client.close(code, "hostile")
@@ -64,6 +92,10 @@ class HostileProxy(FaultProxy):
     ) -> None:
         async for message in client:
             self.client_messages += 1
+            if isinstance(message, bytes) and self.read_bytes_per_s > 0:
+                await asyncio.sleep(len(message) / self.read_bytes_per_s)
+            if isinstance(message, bytes):
+                self.audio_read += len(message)
             if isinstance(message, str) and '"Finalize"' in message:
                 self.finalizes += 1
                 if self.close_on_finalize is not None:

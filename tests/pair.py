@@ -10,7 +10,7 @@ by client messages, by Finalizes, or by server messages.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -87,6 +87,7 @@ class Pair:
         close_on_open: dict[int, int] | None = None,
         close_on_finalize: int | None = None,
         chatter_s: float = 0.0,
+        answer_pings: bool = True,
     ) -> None:
         self.options = opts or options()
         self.core = ClientCore(self.options, channels, RATE)
@@ -101,7 +102,9 @@ class Pair:
         self.close_on_finalize = close_on_finalize  # close code on every Finalize
         self.chatter_s = chatter_s  # after CloseStream: never close, send a message this often
         self._chatting_since: float | None = None
-        self._inbox: list[tuple[float, int, str | Close | Note]] = []
+        self.answer_pings = answer_pings  # False: the link swallows pings (a dead peer)
+        self.pings = 0
+        self._inbox: list[tuple[float, int, str | Close | Note | Transmit]] = []
         self.now = 0.0
         self.server: ServerSession | None = None
         self.stalled = False
@@ -229,6 +232,16 @@ class Pair:
         server = self.server
         if server is None:
             return
+        if message.kind == "ping":  # answered once the server has read what came before
+            self.pings += 1
+            if not self.answer_pings:
+                return
+            if self.lag_s > 0 or self.server_speed > 0:
+                due = max(self._busy_until, self.now) + self.lag_s
+                self._inbox.append((due, self.connections, message))
+            else:
+                self.do(self.core.pong(message, self.now))
+            return
         self.client_messages += 1
         is_finalize = message.kind == "finalize"
         self.finalizes += is_finalize
@@ -264,11 +277,14 @@ class Pair:
             return
         self._answer(outs)
 
-    def _answer(self, outs: list[str | Close | Note]) -> None:
+    def _answer(self, outs: Sequence[str | Close | Note | Transmit]) -> None:
         for out in outs:
+            if isinstance(out, Transmit) and self.server is not None:
+                self.do(self.core.pong(out, self.now))  # the link answers even when stalled
+                continue
             if self.server is None or self.finish is not None or self.stalled:
                 return
-            if isinstance(out, Note):
+            if isinstance(out, Note | Transmit):
                 continue
             if isinstance(out, Close):
                 self._server_closed(out.code, out.reason)

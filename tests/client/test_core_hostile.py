@@ -3,6 +3,7 @@ fails on the rules the core replaced."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tests.client.test_core import flat, groups, speech
@@ -11,6 +12,7 @@ from tests.pair import Fault, Pair, options
 from vad_dictate.client.actions import Connect, Finish, Transmit
 from vad_dictate.client.assembler import Assembler
 from vad_dictate.client.core import ClientCore
+from vad_dictate.client.wire import MAX_IN_FLIGHT_S
 from vad_dictate.deepgram import protocol as proto
 from vad_dictate.deepgram import retry
 
@@ -120,3 +122,76 @@ def test_a_closed_output_ends_the_session_at_once() -> None:
     actions = core.output_closed(now)
     assert [a for a in actions if isinstance(a, Finish)] == [Finish(None)]
     assert core.next_send(now) is None
+
+
+def test_a_slow_server_gets_at_most_the_bound_unread_and_keeps_its_connection() -> None:
+    """A file sent to a server decoding at half real time: audio waits for its pongs."""
+    expected = groups(8, 24)
+    pair = Pair(server_speed=0.5)
+    unread: list[int] = []
+    pair.hook = lambda p, m: unread.append(p.core.wire.unread_frames)
+    assert pair.dictate(speech(expected), speed=0).exit_code == 0, pair.notices
+    assert pair.words() == flat(expected)
+    assert pair.connections == 1, pair.notices
+    bound = MAX_IN_FLIGHT_S * 16000
+    assert bound <= max(unread) < bound + 1600  # the last message may cross it
+
+
+def _pinged() -> ClientCore:
+    """A core whose connection has been idle: KeepAlive and a ping left at 4 s."""
+    core = ClientCore(options(), 1, 16000)
+    core.start()
+    core.connected(0.0)
+    for now in (0.0, 4.0):
+        core.tick(now)
+        while isinstance(message := core.next_send(now), Transmit):
+            core.sent(message, now)
+    assert core.wire.ping_at == 4.0
+    return core
+
+
+# (times the server said something, times of a pong, first tick that finds it gone)
+ALIVE = [
+    ([], [], 24.0),  # silent and no pong: 20 s after the ping
+    ([10.0, 30.0], [], 50.0),  # busy: talking, the pong late; gone 20 s after it fell silent
+    ([20.0], [], 40.0),
+    ([], [6.0], None),  # answered: a new ping goes with the next KeepAlive only
+]
+
+
+@pytest.mark.parametrize(("talks", "pongs", "gone_at"), ALIVE)
+def test_gone_only_when_neither_the_pong_nor_anything_else_came(
+    talks: list[float], pongs: list[float], gone_at: float | None
+) -> None:
+    core = _pinged()
+    ping = Transmit(b"", "ping", 1, core.wire.sent_frames)
+    events = sorted([(t, "talk") for t in talks] + [(t, "pong") for t in pongs])
+    lost: float | None = None
+    for step in range(40, 1201):
+        now = step / 20
+        while events and events[0][0] <= now:
+            at, kind = events.pop(0)
+            if kind == "talk":
+                core.received(proto.parse_server_message('{"type":"SomethingNew"}'), at)
+            else:
+                core.pong(ping, at)
+        if any(isinstance(a, Connect) for a in core.tick(now)):
+            lost = now
+            break
+        if core.wire.ping_at is not None and core.wire.ping_at > 4.0:
+            break  # a second ping: the first was answered
+    assert lost == gone_at
+
+
+def test_a_peer_that_answers_nothing_is_lost_after_the_pong_timeout() -> None:
+    """Idle after the last utterance, a link that swallows pings and says nothing is gone
+    (websockets' own ping used to find it; the core does now)."""
+    expected = groups(2, 25)
+    audio = np.concatenate([speech(expected), np.zeros(40 * 16000, np.int16)])
+    pair = Pair(answer_pings=False)
+    lost_at: list[float] = []
+    pair.hook = lambda p, m: lost_at.append(p.now) if p.connections == 2 and not lost_at else None
+    assert pair.dictate(audio, speed=1.0).exit_code == 0, pair.notices
+    assert pair.words() == flat(expected)
+    assert pair.connections >= 2
+    assert any("stopped reading" in n for n in pair.notices), pair.notices

@@ -13,17 +13,21 @@ from vad_dictate.client.assembler import Committed
 from vad_dictate.client.pipeline import Outgoing, ScoreTurn
 from vad_dictate.errors import VadDictateError
 
-TransmitKind = Literal["silence", "configure", "keepalive", "audio", "finalize", "close"]
+TransmitKind = Literal["silence", "configure", "keepalive", "ping", "audio", "finalize", "close"]
 
 
 @dataclass(frozen=True, slots=True)
 class Transmit:
-    """One websocket message to send now; report it with ``ClientCore.sent`` once it left."""
+    """One websocket message to send now; report it with ``ClientCore.sent`` once it left.
+
+    A ``ping`` is a websocket ping frame (``payload`` unused); report its pong with
+    ``ClientCore.pong``: the server has read everything sent before it.
+    """
 
     payload: bytes | str
     kind: TransmitKind
     connection: int  # the connection it belongs to: a report from an older one is ignored
-    frames: int = 0  # audio frames in ``payload``
+    frames: int = 0  # audio frames in ``payload``; a ping: the frames sent before it
     item: Outgoing | None = None  # the outbox item it carries (audio or Finalize)
 
 

@@ -18,6 +18,10 @@ The rules that decide the session's fate:
   its utterances are replayed on a new one. Only once per utterance: the same one
   meeting silence again means the server had nothing to say for it, and the normal
   timeout commits it.
+- **Alive.** The wire pings (see :mod:`~vad_dictate.client.wire`). A server that
+  neither answers a ping nor says anything else for ``PONG_TIMEOUT_S`` is gone: the
+  connection is lost and replayed. One that is merely busy (reading slowly, so the pong
+  waits behind audio) keeps sending results and is left alone.
 - **Closing.** Once the input has ended and everything is sent, CloseStream goes out.
   The server is waited for while it keeps talking, at most ``close_timeout`` of
   silence, and never beyond ``close_timeout`` plus the audio it has not answered yet.
@@ -50,6 +54,7 @@ STALL_MIN_S = 5.0  # silence from the server that means it is gone
 CONNECT_SILENCE_MS = 100  # a connection that never got audio may not hold
 MAX_WARNINGS = 5  # bad server messages reported, of any number received
 SLOWEST_SERVER_X = 0.25  # x real time: the close wait allows a local engine on a busy machine
+PONG_TIMEOUT_S = 20.0  # a ping unanswered, and the server silent, this long: it is gone
 
 __all__ = ["CONNECT_SILENCE_MS", "ClientCore", "Phase", "SessionOptions"]
 
@@ -181,6 +186,12 @@ class ClientCore(CaptureCore):
             return None
         return self.wire.next(self.outbox, self.input_done, now)
 
+    def pong(self, ping: Transmit, now: float) -> list[Action]:
+        """The server answered ``ping`` (from ``next_send``) at ``now``."""
+        if self.phase is Phase.OPEN:
+            self.wire.pong(ping)
+        return self._drain()
+
     def sent(self, message: Transmit, now: float) -> list[Action]:
         """``message`` (from ``next_send``) left at ``now``."""
         if self.phase is not Phase.OPEN or not self.wire.sent(message, now):
@@ -229,6 +240,8 @@ class ClientCore(CaptureCore):
             held = self._check_stall(now)  # may lose the connection
             if not held:
                 self._commit(self.assembler.tick(now), now)
+            if self.phase is Phase.OPEN and not held:
+                self._check_alive(now)
             if self.phase is Phase.OPEN:
                 self.wire.tick(now)
             elif self.phase is Phase.CLOSING:
@@ -267,6 +280,12 @@ class ClientCore(CaptureCore):
             self._stalled.add(seq)
             self._lose(retry.Failure("retry", "The server stopped answering."), now)
         return True
+
+    def _check_alive(self, now: float) -> None:
+        """A ping unanswered and the server silent for ``PONG_TIMEOUT_S``: it is gone."""
+        ping_at = self.wire.ping_at
+        if ping_at is not None and now - max(ping_at, self._last_received) >= PONG_TIMEOUT_S:
+            self._lose(retry.Failure("retry", "The server stopped reading."), now)
 
     def _closed(self, failure: retry.Failure, now: float) -> None:
         """The connection ended after CloseStream."""

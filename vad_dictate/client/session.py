@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
@@ -345,6 +346,11 @@ class Session:
         while True:
             now = time.monotonic()
             message = self.core.next_send(now)
+            if isinstance(message, Transmit) and message.kind == "ping":
+                pong = asyncio.ensure_future(await ws.ping())
+                pong.add_done_callback(functools.partial(self._ponged, message))
+                self._do(self.core.sent(message, time.monotonic()))
+                continue
             if isinstance(message, Transmit):
                 await ws.send(message.payload)
                 self._do(self.core.sent(message, time.monotonic()))
@@ -355,6 +361,10 @@ class Session:
             self._wake.clear()
             wait = None if message is None else max(0.0, message - now)
             await _wait(self._wake, wait)
+
+    def _ponged(self, ping: Transmit, pong: asyncio.Future[float]) -> None:
+        if not pong.cancelled() and pong.exception() is None:
+            self._do(self.core.pong(ping, time.monotonic()))
 
 
 async def run_dictation(

@@ -29,6 +29,7 @@ async def open_connection(opts: SessionOptions) -> ClientConnection:
             open_timeout=OPEN_TIMEOUT_S,
             max_size=MAX_MESSAGE_BYTES,
             proxy=None if loopback else True,
+            ping_interval=None,  # the core pings, and tells a busy server from a gone one
         )
     except InvalidStatus as exc:
         status = exc.response.status_code
