@@ -38,7 +38,8 @@ from benchmarks.latency import (
 from tests.words import edit_distance, normalize, word_error_rate
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.audio.files import read_wav
-from vad_dictate.client.session import CONNECT_SILENCE_MS, Session
+from vad_dictate.client.core import CONNECT_SILENCE_MS
+from vad_dictate.client.session import Session
 from vad_dictate.engines.tone import silence
 
 CLIPS = sorted((ROOT / "tests" / "data" / "librivox").glob("*.wav"))
@@ -100,8 +101,8 @@ async def dictate(url: str, corpus: Corpus, policy: str) -> Billing:
     )
     session = Session(source, options, sink, quiet_status(), recorder)
     await session.run()
-    pipe = session.pipeline
-    connect_s = session.connections * CONNECT_SILENCE_MS / 1000
+    pipe = session.core.pipeline
+    connect_s = session.core.connections * CONNECT_SILENCE_MS / 1000
     return Billing(
         corpus.name,
         policy,
@@ -109,7 +110,7 @@ async def dictate(url: str, corpus: Corpus, policy: str) -> Billing:
         pipe.sent_frames_total / RATE + connect_s,
         recorder.metadata_s,
         " ".join(line.text for line in sink.lines),
-        session.outbox.dropped_frames / RATE,
+        session.core.outbox.dropped_frames / RATE,
     )
 
 

@@ -190,7 +190,7 @@ async def _session_speed(url: str, samples: Int16Array, policy: str) -> tuple[fl
     await session.run()
     end, cpu = time.monotonic(), time.process_time() - cpu0
     capture = audio_s / (source.released[-1] - source.t0)
-    return capture, audio_s / (end - source.t0), cpu, session.outbox.dropped_frames / RATE
+    return capture, audio_s / (end - source.t0), cpu, session.core.outbox.dropped_frames / RATE
 
 
 def throughput(url: str, samples: Int16Array, policies: Sequence[str]) -> list[Throughput]:

@@ -146,7 +146,7 @@ async def run_worker(url: str, minutes: Sequence[int], speed: float) -> dict[str
         "trimmed_kb": _trimmed_rss(),
         "utterances": source.sink.count,
         "throttled_s": source.waited_s,
-        "dropped_s": session.outbox.dropped_frames / RATE,
+        "dropped_s": session.core.outbox.dropped_frames / RATE,
     }
 
 

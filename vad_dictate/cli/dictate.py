@@ -14,7 +14,8 @@ from typing import Any
 
 from vad_dictate.cli.parser import dictate_parser, setting_overrides
 from vad_dictate.client.pipeline import PipelineSettings, Policy
-from vad_dictate.client.session import AudioSource, Session, SessionOptions, TurnScorer
+from vad_dictate.client.scoring import TurnScorer
+from vad_dictate.client.session import AudioSource, Session, SessionOptions
 from vad_dictate.config import Settings, load_settings
 from vad_dictate.deepgram import protocol as proto
 from vad_dictate.errors import ConfigError

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 from vad_dictate.cli.dictate import PIPELINE_RATE, check_speed, session_options
 from vad_dictate.cli.parser import ArgParser
-from vad_dictate.client.session import run_dictation
+from vad_dictate.client.session import Session
+from vad_dictate.client.signals import install_signal_handlers
 from vad_dictate.config import Settings, load_settings
 from vad_dictate.ui.sinks import StatusView, UtteranceSink
 
@@ -52,7 +53,9 @@ async def _replay(args: argparse.Namespace, s: Settings) -> int:
         options = session_options(s, url, api_key, source.channels, rec.endpointer, False)
         sink = UtteranceSink(s.text("output.format"), source.channels)
         log = DecisionLog(PIPELINE_RATE)
-        code = await run_dictation(source, options, sink, status, log)
+        session = Session(source, options, sink, status, log)
+        install_signal_handlers(session)
+        code = await session.run()
     finally:
         if server is not None:
             server.stop()

@@ -12,65 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import random
 import time
-from collections.abc import AsyncGenerator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Protocol
+from collections.abc import Sequence
 
-from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed
-
-from vad_dictate.audio.block import AudioBlock, AudioSource, Int16Array
-from vad_dictate.client.actions import (
-    Action,
-    Connect,
-    Finish,
-    Notice,
-    Print,
-    ReopenInput,
-    ShowInterim,
-    StateChanged,
-    StatusRecord,
-    Transmit,
-)
-from vad_dictate.client.core import CONNECT_SILENCE_MS, SessionOptions
+from vad_dictate.audio.block import AudioSource
+from vad_dictate.audio.reopen import reopening
+from vad_dictate.client.actions import Action, Connect, Finish, ReopenInput, Transmit
+from vad_dictate.client.capture import SessionOptions
 from vad_dictate.client.keyterms import KeytermCore
-from vad_dictate.client.outbox import Outbox
-from vad_dictate.client.pipeline import Pipeline, ScoreTurn, SendAudio, SendFinalize
-from vad_dictate.client.signals import install_signal_handlers
-from vad_dictate.client.transport import close_failure, open_connection
-from vad_dictate.deepgram import protocol as proto
+from vad_dictate.client.pipeline import Pipeline, ScoreTurn
+from vad_dictate.client.scoring import TurnScorer, TurnWorker
+from vad_dictate.client.transport import Link, Recorder, open_link
 from vad_dictate.errors import AudioDeviceError, AuthError, RequestRejected, TransportError
-from vad_dictate.ui.sinks import StatusView, UtteranceSink
+from vad_dictate.ui.sinks import StatusView, UtteranceSink, present
 
-__all__ = [
-    "CONNECT_SILENCE_MS",
-    "AudioSource",
-    "Session",
-    "SessionOptions",
-    "install_signal_handlers",
-    "run_dictation",
-]
+__all__ = ["AudioSource", "Session", "SessionOptions"]
 
 TICK_S = 0.05
-
-
-class Recorder(Protocol):
-    """Diagnostics hooks (``--record``): everything the session hears, decides, sends, gets."""
-
-    def audio(self, block: AudioBlock) -> None: ...
-
-    def sent(self, item: SendAudio | SendFinalize | str) -> None: ...
-
-    def received(self, raw: str | bytes) -> None: ...
-
-
-class TurnScorer(Protocol):
-    """The end-of-turn model: P(the speech in 16 kHz ``audio`` is a finished turn)."""
-
-    def score(self, audio: Int16Array) -> float: ...
 
 
 class Session:
@@ -88,12 +47,10 @@ class Session:
         scorer: TurnScorer | None = None,
     ) -> None:
         self.source, self.options = source, options
-        self.scorer = scorer  # the end-of-turn model, run on its own thread
-        self._scoring = ThreadPoolExecutor(1, "turn-model") if scorer is not None else None
         self.sink, self.status, self.recorder = sink, status, recorder
-        self.rate, self.channels = source.sample_rate, source.channels
+        self.turns = TurnWorker(scorer) if scorer is not None else None
         self.core = KeytermCore(
-            options, self.channels, self.rate, paused=paused, jitter=random.random
+            options, source.channels, source.sample_rate, paused=paused, jitter=random.random
         )
         self.stop_requested = asyncio.Event()
         self._wake = asyncio.Event()  # the core may have something to send
@@ -106,16 +63,6 @@ class Session:
     def pipeline(self) -> Pipeline:
         """The core's endpointers and send gate."""
         return self.core.pipeline
-
-    @property
-    def outbox(self) -> Outbox:
-        """The core's record of what was sent and confirmed."""
-        return self.core.outbox
-
-    @property
-    def connections(self) -> int:
-        """Connections opened so far."""
-        return self.core.connections
 
     @property
     def paused(self) -> bool:
@@ -133,8 +80,8 @@ class Session:
             for task in (pump, ticker):
                 task.cancel()
             await asyncio.gather(pump, ticker, return_exceptions=True)
-            if self._scoring is not None:
-                self._scoring.shutdown(wait=False, cancel_futures=True)
+            if self.turns is not None:
+                self.turns.close()
         if finish.error is not None:
             raise finish.error
         return 0
@@ -152,10 +99,6 @@ class Session:
     def adjust_sensitivity(self, delta: int) -> int:
         """Change VAD aggressiveness by ``delta`` (clamped to 0-3); return the new value."""
         return self.core.sensitivity(delta)
-
-    def configure(self, fields: Mapping[str, object]) -> None:
-        """Send a Configure message now and on every new connection."""
-        self._do(self.core.configure(fields))
 
     def update_keyterms(self, terms: Sequence[str]) -> str:
         """Send the whole new keyterm list (see KeytermCore); a line saying what happened."""
@@ -185,21 +128,10 @@ class Session:
 
     def _do(self, actions: list[Action]) -> list[Action]:
         for action in actions:
-            if isinstance(action, Print):
-                self.sink.write(action.item, action.latency_ms)
-                self.status.committed(action.item.info.channel, action.latency_ms)
-            elif isinstance(action, ShowInterim):
-                self.status.interim(action.channel, action.text)
-            elif isinstance(action, Notice) and action.alert:
-                self.status.alert(action.alert, action.text)
-            elif isinstance(action, Notice):
-                (self.status.info if action.verbose else self.status.message)(action.text)
-            elif isinstance(action, StatusRecord):
-                self.sink.status(action.record)
-            elif isinstance(action, StateChanged):
-                self.status.state(action.state)
-            elif isinstance(action, ScoreTurn):
-                self._score(action)
+            if present(action, self.sink, self.status):
+                continue
+            if isinstance(action, ScoreTurn) and self.turns is not None:
+                self.turns.score(action, self._scored)
             elif isinstance(action, Connect | Finish):
                 if not isinstance(self._directive, Finish):
                     self._directive = action
@@ -209,72 +141,44 @@ class Session:
         self._wake.set()
         return actions
 
-    def _score(self, request: ScoreTurn) -> None:
-        """Run the end-of-turn model off the loop; its answer comes back to the core on it."""
-        if self.scorer is None or self._scoring is None:
-            return
-        loop = asyncio.get_running_loop()
-        future = self._scoring.submit(self.scorer.score, request.audio)
-
-        def done(f: Future[float]) -> None:  # on the worker thread
-            if f.cancelled() or f.exception() is not None:
-                return
-            with contextlib.suppress(RuntimeError):  # the session ended meanwhile: drop it
-                loop.call_soon_threadsafe(self._scored, request, f.result())
-
-        future.add_done_callback(done)
-
     def _scored(self, request: ScoreTurn, probability: float) -> None:
         now = time.monotonic()
         self._do(self.core.turn_scored(request.channel, request.token, probability, now))
+
+    def _ponged(self, ping: Transmit) -> None:
+        self._do(self.core.pong(ping, time.monotonic()))
 
     # -- capture ------------------------------------------------------------------------------
 
     async def _pump(self) -> None:
         """Source -> core, for the whole session, across device failures."""
         try:
-            while not self.stop_requested.is_set():
-                try:
-                    await self._pump_blocks()
-                    break
-                except AudioDeviceError as exc:
-                    actions = self._do(self.core.device_failed(exc, time.monotonic()))
-                    reopen = [a for a in actions if isinstance(a, ReopenInput)]
-                    if not reopen:
+            async with contextlib.aclosing(reopening(self.source, self._device_failed)) as blocks:
+                async for block in blocks:
+                    if self.stop_requested.is_set():
                         break
-                    self.source.reset()
-                    await _wait(self.stop_requested, reopen[0].delay)
+                    if self.recorder is not None:
+                        self.recorder.audio(block)
+                    self._do(self.core.audio(block))
+                    self.status.level(block.samples, self.core.pipeline.speaking())
+                    while not self.source.live and self.core.backlogged():  # a file waits
+                        if self.stop_requested.is_set():
+                            break
+                        self._drained.clear()
+                        await self._drained.wait()
             self._do(self.core.input_ended(time.monotonic()))
         except Exception as exc:  # a bug: end the session with it rather than hang
             self._crash = exc
             self._directed.set()
             raise
 
-    async def _pump_blocks(self) -> None:
-        """Pump one opening of the source until it ends or a stop is requested.
-
-        Sources deliver a block every few tens of milliseconds (a dead microphone
-        raises within seconds), so checking for a stop between blocks is prompt
-        enough and costs no task per block.
-        """
-        blocks = aiter(self.source.blocks())
-        try:
-            async for block in blocks:
-                if self.stop_requested.is_set():
-                    return
-                if self.recorder is not None:
-                    self.recorder.audio(block)
-                self._do(self.core.audio(block))
-                self.status.level(block.samples, self.core.pipeline.speaking())
-                while not self.source.live and self.core.backlogged():
-                    if self.stop_requested.is_set():
-                        return
-                    self._drained.clear()
-                    await self._drained.wait()
-        finally:
-            if isinstance(blocks, AsyncGenerator):
-                with contextlib.suppress(Exception):
-                    await blocks.aclose()
+    async def _device_failed(self, error: AudioDeviceError) -> bool:
+        """The core says whether (and after how long) to reopen the input; True: reopen."""
+        actions = self._do(self.core.device_failed(error, time.monotonic()))
+        reopen = [a for a in actions if isinstance(a, ReopenInput)]
+        if reopen:
+            await _wait(self.stop_requested, reopen[0].delay)
+        return bool(reopen) and not self.stop_requested.is_set()
 
     async def _ticker(self) -> None:
         while True:
@@ -303,81 +207,46 @@ class Session:
 
     async def _connection(self) -> None:
         """One connection, from handshake to the core's next directive."""
-        opening = asyncio.create_task(open_connection(self.core.options))  # keyterms may change
-        directed = asyncio.create_task(self._directed.wait())
-        await asyncio.wait({opening, directed}, return_when=asyncio.FIRST_COMPLETED)
-        directed.cancel()
-        if not opening.done():  # a stop while the handshake hangs
-            opening.cancel()
-            await asyncio.gather(opening, return_exceptions=True)
-            return
-        try:
-            ws = opening.result()
+        try:  # the core's options: the keyterms may have changed
+            link = await open_link(self.core.options, self.recorder, self._directed)
         except (AuthError, RequestRejected, TransportError) as exc:
             self._do(self.core.connect_failed(exc, time.monotonic()))
             return
-        tasks = [asyncio.create_task(c) for c in (self._reader(ws), self._writer(ws))]
+        if link is None:  # a stop (a newer directive) while the handshake hung
+            return
+        tasks = [asyncio.create_task(c) for c in (self._reader(link), self._writer(link))]
         directed = asyncio.create_task(self._directed.wait())
         try:
             self._do(self.core.connected(time.monotonic()))
             done, _ = await asyncio.wait([*tasks, directed], return_when=asyncio.FIRST_COMPLETED)
             for task in tasks:
-                failure = task.exception() if task.done() else None
-                if failure is not None and not isinstance(failure, ConnectionClosed):
-                    raise failure  # a bug, not the network
+                if task.done() and (bug := task.exception()) is not None:
+                    raise bug  # not the network: a Link ends quietly when the connection does
             if directed not in done:
-                self._do(self.core.lost(close_failure(ws), time.monotonic()))
+                self._do(self.core.lost(link.failure(), time.monotonic()))
         finally:
             for pending in (*tasks, directed):
                 pending.cancel()
             await asyncio.gather(*tasks, directed, return_exceptions=True)
-            await ws.close()
+            await link.close()
 
-    async def _reader(self, ws: ClientConnection) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            async for raw in ws:
-                if self.recorder is not None:
-                    self.recorder.received(raw)
-                event = proto.parse_server_message(raw)
-                self._do(self.core.received(event, time.monotonic()))
+    async def _reader(self, link: Link) -> None:
+        async for event in link.events():
+            self._do(self.core.received(event, time.monotonic()))
 
-    async def _writer(self, ws: ClientConnection) -> None:
+    async def _writer(self, link: Link) -> None:
         """Core -> websocket: whatever ``next_send`` hands out, as soon as it may go."""
         while True:
             now = time.monotonic()
             message = self.core.next_send(now)
-            if isinstance(message, Transmit) and message.kind == "ping":
-                pong = asyncio.ensure_future(await ws.ping())
-                pong.add_done_callback(functools.partial(self._ponged, message))
-                self._do(self.core.sent(message, time.monotonic()))
-                continue
             if isinstance(message, Transmit):
-                await ws.send(message.payload)
+                if not await link.send(message, self._ponged):
+                    return  # the connection ended: _connection reports how to the core
                 self._do(self.core.sent(message, time.monotonic()))
-                if self.recorder is not None and message.item is not None:
-                    self.recorder.sent(message.item)
                 self._drained.set()
                 continue
             self._wake.clear()
-            wait = None if message is None else max(0.0, message - now)
-            await _wait(self._wake, wait)
-
-    def _ponged(self, ping: Transmit, pong: asyncio.Future[float]) -> None:
-        if not pong.cancelled() and pong.exception() is None:
-            self._do(self.core.pong(ping, time.monotonic()))
-
-
-async def run_dictation(
-    source: AudioSource,
-    options: SessionOptions,
-    sink: UtteranceSink,
-    status: StatusView,
-    recorder: Recorder | None = None,
-) -> int:
-    """Run one session with signal handling; failures raise VadDictateError."""
-    session = Session(source, options, sink, status, recorder)
-    install_signal_handlers(session)
-    return await session.run()
+            await _wait(self._wake, None if message is None else max(0.0, message - now))
 
 
 async def _wait(event: asyncio.Event, timeout: float | None) -> None:

@@ -1,14 +1,22 @@
-"""Opening a websocket to the server and naming what went wrong, in the error tree's terms."""
+"""The websocket to the server: opening it (failures named in the error tree's terms),
+and :class:`Link`, which carries the core's messages out and the server's events in."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from vad_dictate.audio.block import AudioBlock
+from vad_dictate.client.actions import Transmit
 from vad_dictate.client.capture import SessionOptions
+from vad_dictate.client.pipeline import SendAudio, SendFinalize
 from vad_dictate.deepgram import protocol as proto
 from vad_dictate.deepgram import retry
 from vad_dictate.errors import AuthError, RequestRejected, TransportError
@@ -46,9 +54,69 @@ async def open_connection(opts: SessionOptions) -> ClientConnection:
         ) from exc
 
 
-def close_failure(ws: ClientConnection) -> retry.Failure:
-    """How the connection ended: its close frame, classified (None: no frame at all)."""
-    return retry.classify_close(ws.close_code, ws.close_reason or "")
+class Recorder(Protocol):
+    """Diagnostics hooks (``--record``): everything the session hears, decides, sends, gets."""
+
+    def audio(self, block: AudioBlock) -> None: ...
+
+    def sent(self, item: SendAudio | SendFinalize | str) -> None: ...
+
+    def received(self, raw: str | bytes) -> None: ...
+
+
+class Link:
+    """One open connection: the core's messages out, the server's events in, both recorded."""
+
+    def __init__(self, ws: ClientConnection, recorder: Recorder | None = None) -> None:
+        self.ws, self.recorder = ws, recorder
+
+    async def send(self, message: Transmit, ponged: Callable[[Transmit], None]) -> bool:
+        """Send ``message`` (False: the connection has ended); for a ping, ``ponged(message)``
+        runs when its pong arrives."""
+        try:
+            if message.kind == "ping":
+                pong = asyncio.ensure_future(await self.ws.ping())
+                pong.add_done_callback(
+                    lambda f: None if f.cancelled() or f.exception() else ponged(message)
+                )
+                return True
+            await self.ws.send(message.payload)
+        except ConnectionClosed:
+            return False
+        if self.recorder is not None and message.item is not None:
+            self.recorder.sent(message.item)
+        return True
+
+    async def events(self) -> AsyncIterator[proto.ServerEvent]:
+        """The server's messages, parsed, until the connection ends."""
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in self.ws:
+                if self.recorder is not None:
+                    self.recorder.received(raw)
+                yield proto.parse_server_message(raw)
+
+    def failure(self) -> retry.Failure:
+        """How the connection ended: its close frame, classified (None: no frame at all)."""
+        return retry.classify_close(self.ws.close_code, self.ws.close_reason or "")
+
+    async def close(self) -> None:
+        """Close (a no-op once closed)."""
+        await self.ws.close()
+
+
+async def open_link(
+    opts: SessionOptions, recorder: Recorder | None, stop: asyncio.Event
+) -> Link | None:
+    """:func:`open_connection`, or None once ``stop`` is set (a handshake may hang)."""
+    opening = asyncio.create_task(open_connection(opts))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({opening, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not opening.done():
+        opening.cancel()
+        await asyncio.gather(opening, return_exceptions=True)
+        return None
+    return Link(opening.result(), recorder)
 
 
 def _where(url: str) -> str:

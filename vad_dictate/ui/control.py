@@ -24,7 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from vad_dictate.client.session import Session, install_signal_handlers
+from vad_dictate.client.session import Session
+from vad_dictate.client.signals import install_signal_handlers
 from vad_dictate.errors import VadDictateError
 from vad_dictate.ui.desktop import DesktopView
 from vad_dictate.ui.feed import FeedRecord, render

@@ -16,6 +16,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from vad_dictate.client.actions import (
+    Action,
+    Notice,
+    Print,
+    ShowInterim,
+    StateChanged,
+    StatusRecord,
+)
 from vad_dictate.client.assembler import Committed
 from vad_dictate.errors import ConfigError
 from vad_dictate.ui.composer import Composed, Composer, Edit, Insert
@@ -255,3 +263,23 @@ class StatusView:
             self._err.write("\r\x1b[2K")
             self._err.flush()
             self._shown = False
+
+
+def present(action: Action, sink: UtteranceSink, status: StatusView) -> bool:
+    """Show the user one of the session core's actions; False when it is not for the user."""
+    if isinstance(action, Print):
+        sink.write(action.item, action.latency_ms)
+        status.committed(action.item.info.channel, action.latency_ms)
+    elif isinstance(action, ShowInterim):
+        status.interim(action.channel, action.text)
+    elif isinstance(action, Notice) and action.alert:
+        status.alert(action.alert, action.text)
+    elif isinstance(action, Notice):
+        (status.info if action.verbose else status.message)(action.text)
+    elif isinstance(action, StatusRecord):
+        sink.status(action.record)
+    elif isinstance(action, StateChanged):
+        status.state(action.state)
+    else:
+        return False
+    return True
