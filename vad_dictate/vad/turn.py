@@ -24,9 +24,9 @@ just after the last speech frame); "fresh" words have heard the audio up to the 
 
 One call per pause, and none when the words have decided. A second, later look at a pause
 whose first score was borderline was tried and dropped: the model scores thinking pauses
-higher the more silence it hears, so it cut more sentences in two (README, "Turn taking"). A score is about one pause: speech that resumes before it arrives
-makes it stale, and it is dropped. Text is kept until the utterance ends
-(:meth:`TurnPolicy.reset`).
+higher the more silence it hears, so it cut more sentences in two (README, "Turn taking").
+A score is about one pause: speech that resumes before it arrives makes it stale, and it is
+dropped. Text is kept until the utterance ends (:meth:`TurnPolicy.reset`).
 """
 
 from __future__ import annotations
