@@ -217,13 +217,13 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(json_values)
 def test_fuzz_arbitrary_json_never_raises(value: object) -> None:
     proto.parse_server_message(json.dumps(value))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     st.fixed_dictionaries(
         {"type": st.just("Results")},
@@ -251,7 +251,7 @@ def test_fuzz_results_shaped_never_raises(value: dict[str, object]) -> None:
     proto.parse_server_message(json.dumps(value))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=200) | st.text(max_size=200))
 def test_fuzz_bytes_and_text_never_raise(raw: bytes | str) -> None:
     proto.parse_server_message(raw)
