@@ -47,6 +47,7 @@ class Wire:
         self.ping_at: float | None = None  # when the ping awaiting its pong left
         self._control: deque[Transmit] = deque()
         self._configure: str | None = None
+        self._configured: dict[str, object] = {}  # every field set so far, merged
         self._paced, self._start, self._audio_s = False, 0.0, 0.0
 
     def open(self, connection: int, silence: SendAudio, replaying: bool, now: float) -> None:
@@ -71,10 +72,15 @@ class Wire:
         return self.sent_frames - self.read_frames
 
     def configure(self, fields: Mapping[str, object], is_open: bool) -> None:
-        """Send a Configure now (when a connection is open) and on every new connection."""
-        self._configure = json.dumps({"type": "Configure", **fields}, separators=(",", ":"))
+        """Send a Configure now (when a connection is open); every new connection gets one
+        with all fields set so far, so a features change never drops a keyterm update."""
+        now = json.dumps({"type": "Configure", **fields}, separators=(",", ":"))
+        self._configured = _merged(self._configured, fields)
+        self._configure = json.dumps(
+            {"type": "Configure", **self._configured}, separators=(",", ":")
+        )
         if is_open:
-            self._control.append(Transmit(self._configure, "configure", self.connection))
+            self._control.append(Transmit(now, "configure", self.connection))
 
     def tick(self, now: float) -> None:
         """Queue a KeepAlive (and a ping) when nothing was sent for ``keepalive_s``."""
@@ -137,3 +143,12 @@ class Wire:
 
     def _queued(self, kind: str) -> bool:
         return any(t.kind == kind for t in self._control)
+
+
+def _merged(old: Mapping[str, object], new: Mapping[str, object]) -> dict[str, object]:
+    """``new`` over ``old``; ``features`` objects are merged key by key (newer wins)."""
+    out = {**old, **new}
+    was, now = old.get("features"), new.get("features")
+    if isinstance(was, Mapping) and isinstance(now, Mapping):
+        out["features"] = {**was, **now}
+    return out
