@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
@@ -45,6 +45,7 @@ from tests.words import corpus_wer, normalize
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.audio.files import read_wav
 from vad_dictate.client.session import Session
+from vad_dictate.vad.turn import TurnSettings
 
 RATE = 16000
 DATA = ROOT / "tests" / "data" / "librivox"
@@ -139,12 +140,24 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-async def dictate(url: str, c: Corpus, speed: float) -> dict[str, object]:
-    """The real Session over the corpus; lines assigned to the utterance whose end precedes."""
+async def dictate(url: str, c: Corpus, speed: float, turn: str = "silence") -> dict[str, object]:
+    """The real Session over the corpus; lines assigned to the utterance whose end precedes.
+
+    ``turn``: "silence" ends an utterance after SILENCE_MS; "smart" is vad.turn = "smart"
+    with the end-of-turn model (the settings' defaults), as the CLI runs it.
+    """
     source = PacedSource(c.samples, speed=speed)
     sink, recorder = TimingSink(), WireRecorder()
-    options = session_options(url, SILENCE_MS, ack_timeout=10.0, close_timeout=30.0)
-    await Session(source, options, sink, quiet_status(), recorder).run()
+    # Punctuated, as the CLI asks by default: the smart turn policy reads the interim's
+    # final mark.
+    options = session_options(url, SILENCE_MS, ack_timeout=10.0, punctuate=True, close_timeout=30.0)
+    scorer = None
+    if turn == "smart":
+        from vad_dictate.vad.smart_turn import SmartTurn
+
+        scorer = SmartTurn()
+        options = replace(options, turn=TurnSettings(), turn_model=True)
+    await Session(source, options, sink, quiet_status(), recorder, scorer=scorer).run()
     near = int(0.3 * RATE)  # the VAD's end of speech is within a few frames of the truth
     per_utterance: list[list[Line]] = [[] for _ in c.ends]
     for line in sink.lines:
@@ -176,8 +189,10 @@ def measure(
     repeats: int = 2,
     progress: Callable[[dict[str, object]], None] = lambda _row: None,
     only: Sequence[str] = (),
+    turns: Sequence[str] = ("silence",),
 ) -> list[dict[str, object]]:
-    """Every available engine (or those labelled in ``only``) over the same corpus, in turn."""
+    """Every available engine (or those labelled in ``only``) over the same corpus, in turn;
+    each engine once per turn policy in ``turns``, against one server."""
     c = corpus(repeats)
     rows = []
     for label, engine, model in ENGINES:
@@ -186,20 +201,27 @@ def measure(
         if only and label not in only:
             continue
         with Server(engine, model) as server:
-            cpu0, t0 = server.cpu_s(), time.monotonic()
-            result = asyncio.run(dictate(server.url, c, speed))
-            cpu = (server.cpu_s() - cpu0) / (time.monotonic() - t0)
-            rows.append(
-                {
-                    "engine": label,
-                    "startup": server.startup_s,
-                    "cpu": cpu,
-                    "rss": server.peak_rss_mb(),
-                    **result,
-                }
-            )
-            progress(rows[-1])
+            for turn in turns:
+                cpu0, t0 = server.cpu_s(), time.monotonic()
+                result = asyncio.run(dictate(server.url, c, speed, turn))
+                cpu = (server.cpu_s() - cpu0) / (time.monotonic() - t0)
+                rows.append(
+                    {
+                        "engine": label,
+                        "turn": turn_label(turn),
+                        "startup": server.startup_s,
+                        "cpu": cpu,
+                        "rss": server.peak_rss_mb(),
+                        **result,
+                    }
+                )
+                progress(rows[-1])
     return rows
+
+
+def turn_label(turn: str) -> str:
+    """How an utterance ends, for the table."""
+    return f"silence {SILENCE_MS} ms" if turn == "silence" else "smart"
 
 
 def _installed(dist: str) -> bool:
@@ -216,6 +238,7 @@ def summarize(rows: Sequence[dict[str, object]], n_utterances: int) -> str:
     """The side-by-side table."""
     headers = [
         "engine",
+        "turn",
         "WER",
         "lines",
         "end of speech -> line p50 / p95 s",
@@ -231,6 +254,7 @@ def summarize(rows: Sequence[dict[str, object]], n_utterances: int) -> str:
         body.append(
             [
                 r["engine"],
+                r["turn"],
                 f"{r['wer']:.3f}",
                 f"{r['lines']}/{n_utterances}",
                 f"{percentile(lat, 50):.2f} / {percentile(lat, 95):.2f}",
@@ -255,6 +279,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=[label for label, _, _ in ENGINES],
         help="measure only this engine (repeatable; default: all)",
     )
+    p.add_argument(
+        "--turn",
+        action="append",
+        default=[],
+        choices=["silence", "smart"],
+        help="how an utterance ends (repeatable; default: silence)",
+    )
     args = p.parse_args(argv)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     commit = subprocess.run(
@@ -267,7 +298,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush=True,
     )
     rows = measure(
-        args.speed, args.repeats, progress=lambda r: print(r, file=sys.stderr), only=args.engine
+        args.speed,
+        args.repeats,
+        progress=lambda r: print(r, file=sys.stderr),
+        only=args.engine,
+        turns=args.turn or ["silence"],
     )
     print(summarize(rows, 5 * args.repeats))
     return 0

@@ -146,5 +146,6 @@ def test_offline_engines_benchmark_on_pocketsphinx() -> None:
     decode = result["decode"]
     assert isinstance(decode, list) and len(decode) == 5 and _finite(*decode)
     assert 0.0 <= float(str(result["wer"])) <= 0.45
-    row = {"engine": "pocketsphinx", "startup": 0.5, "cpu": 0.2, "rss": 80.0, **result}
-    assert "| pocketsphinx | " in offline.summarize([row], 5)
+    row = {"engine": "pocketsphinx", "turn": "silence 700 ms", "startup": 0.5, "cpu": 0.2}
+    row |= {"rss": 80.0, **result}
+    assert "| pocketsphinx | silence 700 ms | " in offline.summarize([row], 5)

@@ -20,7 +20,9 @@ from vad_dictate.engines.whisper import (
     MAX_BUFFER,
     WhisperEngine,
     WhisperRecognizer,
+    looped,
     plain_word,
+    trim_window,
     words_from_segments,
 )
 from vad_dictate.errors import ConfigError
@@ -145,7 +147,7 @@ def test_interim_hypothesis_arrives_before_the_final(engine: WhisperEngine) -> N
     assert all(w.end <= 2.01 for w in interim)
     feed(recognizer, audio[2 * RATE :], 100)
     final = recognizer.finalize()
-    assert texts(final)[:2] == ["he", "might"] and len(final) > len(interim)
+    assert texts(final)[:2] == ["he", "might"] and final[-1].end > 2.5  # all of it
     assert recognizer.partial() == []  # the utterance is closed
     recognizer.close()
 
@@ -160,6 +162,31 @@ def test_interims_are_skipped_not_queued_while_decoding(engine: WhisperEngine) -
     again = engine.request_interim(audio, 0.0, NO_OPTIONS)
     assert again is not None
     again.result(timeout=60)
+
+
+def test_a_pause_starts_the_final_early_and_speech_after_it_voids_that(
+    engine: WhisperEngine,
+) -> None:
+    recognizer = engine.new_recognizer()
+    feed(recognizer, load(SHORT), 100)
+    recognizer.pause()
+    early = recognizer._early
+    assert early is not None
+    feed(recognizer, np.zeros(RATE // 2, dtype=np.int16), 100)  # silence after the pause
+    final = recognizer.finalize()
+    # The early decode's own words (the same objects): the final did not decode again.
+    assert final and all(a is b for a, b in zip(final, early[1].result(), strict=True))
+    audio = (load(SHORT) / 32768.0).astype(np.float32)
+    assert texts(final) == texts(engine.decode(audio, 0.0, NO_OPTIONS))
+    # Speech after a pause: the audio after it counts, the early decode does not.
+    feed(recognizer, load(SHORT)[: RATE // 2], 100)
+    recognizer.pause()
+    recognizer.resume()
+    assert recognizer._early is None
+    feed(recognizer, load(OTHER), 100)
+    words = recognizer.finalize()
+    assert texts(words)[-3:] == ["made", "amiable", "himself"]
+    recognizer.close()
 
 
 def test_long_utterance_is_decoded_in_pieces_with_bounded_buffer(engine: WhisperEngine) -> None:
@@ -229,3 +256,43 @@ def test_spoken_mark_replaces_the_mark_whisper_put_there() -> None:
     assert [(w.text, w.punctuated) for w in said] == [("hotel,", "Hotel,"), ("india", "India.")]
     said = spoken_punctuation([words[0], RecognizedWord("period", 0.5, 0.9, 0.9, "period.")])
     assert [(w.text, w.punctuated) for w in said] == [("hotel.", "Hotel.")]
+
+
+@pytest.mark.parametrize(
+    ("said", "loop"),
+    [
+        ("", False),
+        ("five five", False),
+        ("five five five", True),
+        ("no no no", True),  # said so, it is decoded again over the whole window: same words
+        ("seven of clubs seven of clubs seven of clubs", True),
+        ("seven of clubs seven of clubs", False),
+        ("a b c d a b c d a b c d", True),
+        ("a b c d e a b c d e a b c d e", False),  # longer phrases are not looked for
+        ("he said that that was so", False),
+        ("go forward ten meters go forward ten meters go forward", False),
+    ],
+)
+def test_a_loop_is_a_phrase_three_times_in_a_row(said: str, loop: bool) -> None:
+    assert looped(said.split()) is loop
+
+
+@pytest.mark.parametrize(
+    ("shape", "content", "pad", "kept"),
+    [
+        ((80, 3000), 700, 1000, 1700),
+        ((80, 3000), 700, None, 3000),  # the whole window
+        ((80, 3000), 2500, 1000, 3000),  # never more than Whisper's window
+        ((1, 80, 3000), 700, 1000, 1700),  # batched
+        ((80, 3000), 0, 1000, 1000),  # no audio at all
+    ],
+)
+def test_window_is_cut_to_the_speech_plus_pad(
+    shape: tuple[int, ...], content: int, pad: int | None, kept: int
+) -> None:
+    features = np.zeros(shape, dtype=np.float32)
+    features[..., :content] = -0.7  # log-mel silence is negative, never all zeros
+    features[..., 3, : content // 2] = 0.0  # a zero bin inside the speech is still speech
+    cut = trim_window(features, pad)
+    assert cut.shape == (*shape[:-1], kept)
+    assert np.array_equal(cut[..., :content], features[..., :content])

@@ -21,7 +21,12 @@ import pytest
 pytest.importorskip("faster_whisper", reason="the whisper extra is not installed")
 pytest.importorskip("deepgram", reason="deepgram-sdk is not installed (pip install -e '.[test]')")
 
-from deepgram.listen.v1.types import ListenV1Metadata, ListenV1Results
+from deepgram.listen.v1.types import (
+    ListenV1Configure,
+    ListenV1ConfigureSuccess,
+    ListenV1Metadata,
+    ListenV1Results,
+)
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -101,6 +106,27 @@ def test_sdk_without_punctuate_gives_plain_lower_case_words(url: str) -> None:
     assert text == text.lower() and not any(c in text for c in ".,;:!?")
     assert text == " ".join(w.word for w in result.channel.alternatives[0].words)
     assert word_error_rate(reference(CLIPS[2]), normalize(text)) <= 0.2
+
+
+def test_keyterms_configured_mid_stream_reach_the_next_decode(url: str) -> None:
+    # tiny.en hears "an old-sposed young man" in this clip; the keyterm fixes it.
+    base, sent = url.removesuffix("/v1/listen"), bytearray()
+    audio = np.concatenate([load(SHORT), silence(0.3)])
+    with listen(base, interim_results="false", endpointing="false", punctuate="false") as socket:
+        send_audio(socket, audio, sent)
+        socket.send_finalize()
+        before = receive(socket)
+        socket.send_configure(ListenV1Configure(keyterms=["ill-disposed"]))
+        answer = receive(socket)
+        send_audio(socket, audio, sent)
+        socket.send_finalize()
+        after = receive(socket)
+        socket.send_close_stream()
+        drain(socket)
+    assert isinstance(before, ListenV1Results) and isinstance(after, ListenV1Results)
+    assert "ill-disposed" not in sdk_transcript(before).split()
+    assert isinstance(answer, ListenV1ConfigureSuccess) and answer.keyterms == ["ill-disposed"]
+    assert sdk_transcript(after) == "he was not an ill-disposed young man"
 
 
 async def converse(

@@ -83,6 +83,7 @@ class _StuckEngine:
     """Tone engine whose recognizers block in accept() until the gate opens: an engine behind."""
 
     name = "tone"
+    uses_keyterms = True
     sample_rate = 16000
 
     def __init__(self) -> None:

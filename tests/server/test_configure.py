@@ -3,13 +3,17 @@ switched mid-stream; pure answers, and the official SDK's send_configure round t
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from tests.server.test_sdk_conformance import base_url, listen, receive, send_audio
 from vad_dictate.deepgram.protocol import MAX_KEYTERM_TOKENS, keyterm_tokens
-from vad_dictate.engines.tone import silence, synth_utterance
+from vad_dictate.engines.sphinx import SphinxEngine
+from vad_dictate.engines.tone import ToneEngine, ToneRecognizer, silence, synth_utterance
 from vad_dictate.server.configure import configure
+from vad_dictate.server.session import Note, ServerSession, parse_params
 
 pytest.importorskip("deepgram")
 from deepgram.listen.v1.types import (
@@ -76,3 +80,39 @@ def test_sdk_send_configure_round_trips(base_url: str) -> None:
     assert numerals.keyterms == ["Dashwood", "Norland Park"]  # features leave keyterms alone
     assert isinstance(result, ListenV1Results)
     assert result.channel.alternatives[0].transcript == "21"
+
+
+def test_an_engine_that_cannot_use_keyterms_says_none_are_in_effect() -> None:
+    done = configure({"type": "Configure", "keyterms": ["Dashwood"]}, (), "r", usable=False)
+    assert done.answer == {"type": "ConfigureSuccess", "request_id": "r", "keyterms": []}
+    session = ServerSession(
+        parse_params("encoding=linear16&sample_rate=16000&keyterm=Norland"),
+        SphinxEngine(),
+        "r2",
+        "2026-12-02T00:00:00.000Z",
+    )
+    assert session.keyterms == ()
+    out = session.receive_text(json.dumps({"type": "Configure", "keyterms": ["Dashwood"]}))
+    assert out[0] == Note("keyterms not used: the pocketsphinx engine cannot use them")
+    assert json.loads(str(out[1])) == {
+        "type": "ConfigureSuccess",
+        "request_id": "r2",
+        "keyterms": [],
+    }
+    session.close()
+
+
+def test_keyterms_configured_mid_stream_reach_every_channel_recognizer() -> None:
+    session = ServerSession(
+        parse_params("encoding=linear16&sample_rate=16000&channels=2&multichannel=true"),
+        ToneEngine(),
+        "r3",
+        "2026-12-02T00:00:00.000Z",
+    )
+    session.receive_text(json.dumps({"type": "Configure", "keyterms": ["Dashwood"]}))
+    recognizers = [channel._rec for channel in session._channels]
+    assert [r.options.keyterms for r in recognizers if isinstance(r, ToneRecognizer)] == [
+        ("Dashwood",),
+        ("Dashwood",),
+    ]
+    session.close()

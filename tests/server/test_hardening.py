@@ -129,6 +129,7 @@ class _SlowLoadingEngine:
     """Tone engine whose first recognizer takes until the gate opens to load (like a model)."""
 
     name = "tone"
+    uses_keyterms = True
     sample_rate = 16000
 
     def __init__(self) -> None:

@@ -609,6 +609,7 @@ class _GatedEngine:
     """Tone engine whose first recognizer blocks in accept() until the gate opens."""
 
     name = "tone"
+    uses_keyterms = True
     sample_rate = 16000
 
     def __init__(self) -> None:

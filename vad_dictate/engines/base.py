@@ -49,6 +49,16 @@ class Recognizer(Protocol):
     def finalize(self) -> list[RecognizedWord]:
         """Flush: return the final words of all audio accepted since the last finalize."""
 
+    def configure(self, options: RecognizerOptions) -> None:
+        """The stream's options changed (a Configure): decodes from now on use them."""
+
+    def pause(self) -> None:
+        """Speech paused: what follows until ``resume`` is silence, which a final may leave
+        out, so a recognizer may start decoding the utterance now."""
+
+    def resume(self) -> None:
+        """Speech again after a pause: the audio since then counts again."""
+
     def close(self) -> None:
         """Release resources (e.g. return a decoder to its pool)."""
 
@@ -58,6 +68,7 @@ class Engine(Protocol):
 
     name: str
     sample_rate: int
+    uses_keyterms: bool  # False: keyterms are ignored, and Configure answers say so
 
     def new_recognizer(self, options: RecognizerOptions = NO_OPTIONS) -> Recognizer:
         """Return a fresh recognizer whose clock starts at 0."""

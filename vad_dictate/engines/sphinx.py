@@ -58,6 +58,9 @@ class SphinxEngine:
 
     name = "pocketsphinx"
     sample_rate = SAMPLE_RATE
+    # Its n-gram search has no way to favour given words (no hotwords, no prompt), so
+    # keyterms are not in effect here; Configure answers list none.
+    uses_keyterms = False
 
     def __init__(self, max_idle: int = 2) -> None:
         ps = _load_pocketsphinx()
@@ -145,6 +148,15 @@ class SphinxRecognizer:
         if not self._in_utt:
             return []
         return words_from_segments(decoder.seg(), self._utt_start / SAMPLE_RATE)
+
+    def pause(self) -> None:
+        """Nothing to do: it decodes as audio arrives."""
+
+    def resume(self) -> None:
+        """Nothing to do: it decodes as audio arrives."""
+
+    def configure(self, options: RecognizerOptions) -> None:
+        """Nothing to change: pocketsphinx uses neither keyterms nor a language choice."""
 
     def finalize(self) -> list[RecognizedWord]:
         """End the open utterance and return its words; [] if no audio came since the last."""

@@ -196,7 +196,8 @@ class _Segment:
 class ToneRecognizer:
     """Streaming tone decoder for one channel (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, options: RecognizerOptions = NO_OPTIONS) -> None:
+        self.options = options
         self._pending = np.zeros(0, dtype=np.int16)
         self._clock = 0  # samples framed so far (whole frames only, so chunking cannot matter)
         self._segment: _Segment | None = None
@@ -219,6 +220,16 @@ class ToneRecognizer:
         if current is not None:
             words.append(current)
         return words
+
+    def pause(self) -> None:
+        """Nothing to do: it decodes as audio arrives."""
+
+    def resume(self) -> None:
+        """Nothing to do: it decodes as audio arrives."""
+
+    def configure(self, options: RecognizerOptions) -> None:
+        """Keep the options (tones are decoded the same whatever they say)."""
+        self.options = options
 
     def finalize(self) -> list[RecognizedWord]:
         """Return every word since the last finalize, including a tone in progress >= 60 ms."""
@@ -300,7 +311,8 @@ class ToneEngine:
 
     name = "tone"
     sample_rate = RATE
+    uses_keyterms = True  # a test engine: it keeps the list (its tone words need no help)
 
     def new_recognizer(self, options: RecognizerOptions = NO_OPTIONS) -> ToneRecognizer:
         """Return a fresh tone recognizer whose clock starts at 0."""
-        return ToneRecognizer()
+        return ToneRecognizer(options)

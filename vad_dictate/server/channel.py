@@ -3,6 +3,8 @@
 The stream clock is the channel's received audio. Finals cover the audio since
 the previous final; interims restate the current span about once a second of
 audio; endpointing (webrtcvad, 10 ms frames) cuts a final exactly where it fires.
+After ``PAUSE_MS`` of silence the recognizer is told that speech paused (it may start
+decoding early) and told again when speech resumes.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import webrtcvad
 
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.audio.resample import StreamResampler
-from vad_dictate.engines.base import RecognizedWord, Recognizer
+from vad_dictate.engines.base import RecognizedWord, Recognizer, RecognizerOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,42 +49,59 @@ class UttEnd:
 
 
 StreamEvent = Segment | VoiceOnset | UttEnd
+GateEvent = Literal["start", "pause", "resume", "end"]
+PAUSE_MS = 150  # silence after which a recognizer may start decoding the utterance
 
 
 class SpeechGate:
-    """webrtcvad over 10 ms frames: where speech starts and where endpointing fires."""
+    """webrtcvad over 10 ms frames: where speech starts, pauses, resumes and ends.
 
-    def __init__(self, rate: int, end_frames: int, aggressiveness: int = 2) -> None:
+    ``pause`` comes after ``pause_frames`` silent frames (only when fewer than
+    ``end_frames``), ``resume`` at the first speech frame after a pause, ``end`` (where
+    endpointing fires) after ``end_frames``.
+    """
+
+    def __init__(
+        self, rate: int, end_frames: int, aggressiveness: int = 2, pause_frames: int = 0
+    ) -> None:
         if rate not in (8000, 16000, 32000, 48000):
             raise ValueError(f"webrtcvad cannot run at {rate} Hz")
         self._vad = webrtcvad.Vad(aggressiveness)
         self._rate = rate
         self._frame = rate // 100
         self._end_frames = end_frames
+        self._pause_frames = pause_frames if 0 < pause_frames < end_frames else 0
         self._pending = np.zeros(0, dtype=np.int16)
         self._pos = 0  # samples framed so far
         self._speaking = False
+        self._paused = False
         self._silent = 0
 
-    def push(self, samples: Int16Array) -> list[tuple[int, bool]]:
-        """Take samples; return (sample position, started) for each speech start and end."""
+    def push(self, samples: Int16Array) -> list[tuple[int, GateEvent]]:
+        """Take samples; return (sample position, event) for each event they hold."""
         buf = np.concatenate([self._pending, samples])
         whole = len(buf) - len(buf) % self._frame
-        events: list[tuple[int, bool]] = []
+        events: list[tuple[int, GateEvent]] = []
         for offset in range(0, whole, self._frame):
             frame = buf[offset : offset + self._frame]
             speech = self._vad.is_speech(frame.astype("<i2").tobytes(), self._rate)
             start, self._pos = self._pos, self._pos + self._frame
             if speech:
                 self._silent = 0
+                if self._paused:
+                    self._paused = False
+                    events.append((start, "resume"))
                 if not self._speaking:
                     self._speaking = True
-                    events.append((start, True))
+                    events.append((start, "start"))
             elif self._speaking:
                 self._silent += 1
+                if self._silent == self._pause_frames:
+                    self._paused = True
+                    events.append((self._pos, "pause"))
                 if self._silent >= self._end_frames:
                     self._speaking = False
-                    events.append((self._pos, False))
+                    events.append((self._pos, "end"))
         self._pending = buf[whole:]
         return events
 
@@ -104,7 +124,9 @@ class ChannelStream:
         self._src_rate, self._rate = src_rate, engine_rate
         # Without endpointing the VAD still needs a pause to re-arm SpeechStarted.
         end_ms = 300 if endpointing_ms is None else endpointing_ms
-        self._gate = SpeechGate(engine_rate, max(1, math.ceil(end_ms / 10)))
+        self._gate = SpeechGate(
+            engine_rate, max(1, math.ceil(end_ms / 10)), pause_frames=PAUSE_MS // 10
+        )
         self._endpointing = endpointing_ms is not None
         self._interim = interim
         self._utterance_end = None if utterance_end_ms is None else utterance_end_ms / 1000
@@ -141,6 +163,10 @@ class ChannelStream:
             out.append(self.finalize(from_finalize=False))
         return out
 
+    def configure(self, options: RecognizerOptions) -> None:
+        """The stream's options changed: the recognizer's next decode uses them."""
+        self._rec.configure(options)
+
     def close(self) -> None:
         """Release the recognizer."""
         self._rec.close()
@@ -148,9 +174,18 @@ class ChannelStream:
     def _feed(self, x: Int16Array) -> list[StreamEvent]:
         out: list[StreamEvent] = []
         base, cursor = self._fed, 0
-        for pos, started in self._gate.push(x):
-            if started:
+        for pos, event in self._gate.push(x):
+            if event == "start":
                 out.append(VoiceOnset(pos / self._rate))
+            elif event == "resume":
+                self._rec.resume()
+            elif event == "pause":
+                # The recognizer gets the audio exactly up to the pause, however it came.
+                cut = pos - base
+                self._accept(x[cursor:cut])
+                cursor = cut
+                self._flush_held()
+                self._rec.pause()
             elif self._endpointing:
                 # Cut exactly where endpointing fired: later audio belongs to the next span.
                 cut = pos - base

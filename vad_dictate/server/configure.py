@@ -3,7 +3,8 @@
 Every Configure gets exactly one answer. ``keyterms`` replaces the whole list (``[]``
 clears it) and is refused with ``CONFIGURE_KEYTERM_LIMIT_EXCEEDED`` past the token limit,
 leaving the list in effect unchanged; ``features`` switch text shaping on or off. The
-success answer lists the keyterms now in effect.
+success answer lists the keyterms now in effect: none with an engine that cannot use them
+(pocketsphinx), whatever was asked.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ class Configured:
     features: dict[str, bool] = field(default_factory=dict)
 
 
-def configure(msg: dict[str, Any], keyterms: tuple[str, ...], request_id: str) -> Configured:
-    """Apply one Configure message to the keyterms in effect."""
+def configure(
+    msg: dict[str, Any], keyterms: tuple[str, ...], request_id: str, *, usable: bool = True
+) -> Configured:
+    """Apply one Configure message to the keyterms in effect (``usable``: the engine uses them)."""
     terms = msg.get("keyterms", list(keyterms))
     if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
         return _failed(
@@ -41,7 +44,7 @@ def configure(msg: dict[str, Any], keyterms: tuple[str, ...], request_id: str) -
             "CONFIGURE_INTERNAL_ERROR", "features must be an object.", keyterms, request_id
         )
     changes = {k: v for k, v in features.items() if k in FEATURES and isinstance(v, bool)}
-    kept = tuple(terms)
+    kept = tuple(terms) if usable else ()
     answer = {"type": "ConfigureSuccess", "request_id": request_id, "keyterms": list(kept)}
     return Configured(answer, kept, changes)
 

@@ -91,7 +91,8 @@ class ServerSession:
         self.params = params
         self.engine = engine
         self.request_id = request_id
-        self.keyterms = params.keyterms  # in effect; Configure replaces them
+        # In effect (none if the engine cannot use them); Configure replaces them.
+        self.keyterms = params.keyterms if engine.uses_keyterms else ()
         self.created = created  # connection time, ISO-8601 UTC: Metadata's "created"
         self.model = ModelInfo.of(engine)
         self.closed = False
@@ -168,7 +169,7 @@ class ServerSession:
     def _start(self, rate: int, channels: int) -> None:
         self._audio.rate, self._audio.channels = rate, channels
         count = channels if self.params.multichannel else 1
-        options = RecognizerOptions(self.params.language, self.params.keyterms)
+        options = RecognizerOptions(self.params.language, self.keyterms)
         self._channels = [
             ChannelStream(
                 self.engine.new_recognizer(options),
@@ -228,15 +229,22 @@ class ServerSession:
     # -- Configure ---------------------------------------------------------------------------
 
     def _configure(self, msg: dict[str, Any]) -> list[ServerOutput]:
-        done = configure(msg, self.keyterms, self.request_id)
-        self.keyterms = done.keyterms
+        done = configure(msg, self.keyterms, self.request_id, usable=self.engine.uses_keyterms)
+        out: list[ServerOutput] = []
+        if done.keyterms != self.keyterms:
+            self.keyterms = done.keyterms
+            options = RecognizerOptions(self.params.language, self.keyterms)
+            for channel in self._channels:
+                channel.configure(options)
+        elif "keyterms" in msg and not self.engine.uses_keyterms:
+            out.append(Note(f"keyterms not used: the {self.engine.name} engine cannot use them"))
         f, p = done.features, self.params
         punctuate = f.get("punctuate", f.get("smart_format", p.punctuate))  # one and the same here
         dictation, numerals = f.get("dictation", p.dictation), f.get("numerals", p.numerals)
         self.params = dataclasses.replace(
             p, punctuate=punctuate, dictation=dictation, numerals=numerals
         )
-        return [_dumps(done.answer)]
+        return [*out, _dumps(done.answer)]
 
     # -- messages ----------------------------------------------------------------------------
 
