@@ -137,7 +137,7 @@ class Pair:
             self.settle()
             if speed > 0:
                 self.advance(len(chunk) / RATE / speed)
-            while speed == 0 and self.core.backlogged() and not self.core.done:
+            while speed == 0 and self.core.input_waits(live=False):
                 self.advance(TICK_S)  # a file waits for the network
             if self.core.done:
                 break

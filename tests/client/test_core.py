@@ -11,12 +11,15 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import pytest
 
 from tests.faultproxy import results
-from tests.pair import Fault, Pair, options
+from tests.pair import RATE, Fault, Pair, options
 from tests.wavs import utterances
-from vad_dictate.audio.block import Int16Array
+from vad_dictate.audio.block import AudioBlock, Int16Array
+from vad_dictate.client.core import ClientCore
+from vad_dictate.client.pipeline import PipelineSettings
 from vad_dictate.engines.tone import WORDS
 
 
@@ -180,3 +183,25 @@ def test_hostile_messages_never_print_garbage() -> None:
     assert pair.connections == 1
     warnings = [n for n in pair.notices if "bad server message" in n]
     assert len(warnings) == 5  # of seven bad ones: the first five are reported
+
+
+WAITS = [
+    (False, 1.0, False, False),  # little unconfirmed: a file goes on
+    (False, 3.0, False, True),  # over half of retain_s (4 s) unconfirmed: it waits
+    (True, 3.0, False, False),  # a microphone never waits: what it does not take is lost
+    (False, 3.0, True, False),  # a stop ends the wait
+]
+
+
+@pytest.mark.parametrize(("live", "seconds", "stop", "waits"), WAITS)
+def test_a_file_waits_for_the_network_a_microphone_never(
+    live: bool, seconds: float, stop: bool, waits: bool
+) -> None:
+    core = ClientCore(options(retain_s=4.0, pipeline=PipelineSettings(policy="always")), 1, RATE)
+    core.start()
+    audio = np.zeros((round(seconds * RATE), 1), np.int16)
+    for start in range(0, len(audio), 320):
+        core.audio(AudioBlock(audio[start : start + 320], start, 0.0))
+    if stop:
+        core.stop(0.0)
+    assert core.input_waits(live) is waits

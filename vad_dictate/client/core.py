@@ -110,6 +110,11 @@ class ClientCore(CaptureCore):
         """True once the session has ended (a Finish was returned)."""
         return self.phase is Phase.DONE
 
+    def input_waits(self, live: bool) -> bool:
+        """True while the input should wait for the network before the next block: a source
+        that can wait (``live`` False: a file) while the core is backlogged, until a stop."""
+        return not live and not self.stop_requested and not self.done and self.backlogged()
+
     def state(self) -> str:
         """One word for the live view: paused, reconnecting, finalizing, speech or listening."""
         if self.paused:

@@ -161,9 +161,7 @@ class Session:
                         self.recorder.audio(block)
                     self._do(self.core.audio(block))
                     self.status.level(block.samples, self.core.pipeline.speaking())
-                    while not self.source.live and self.core.backlogged():  # a file waits
-                        if self.stop_requested.is_set():
-                            break
+                    while self.core.input_waits(self.source.live):
                         self._drained.clear()
                         await self._drained.wait()
             self._do(self.core.input_ended(time.monotonic()))
