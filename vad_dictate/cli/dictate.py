@@ -255,7 +255,7 @@ async def _dictate(args: argparse.Namespace, s: Settings, status: StatusView) ->
         paused = s.flag("controls.start_paused")
         session = Session(source, options, sink, status, recorder, paused=paused, scorer=scorer)
         if recorder is not None:
-            recorder.watch(session.pipeline.speaking)
+            recorder.watch(session.core.pipeline.speaking)
         try:
             async with Controls(session, status, controls):
                 return await session.run()

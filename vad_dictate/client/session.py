@@ -21,7 +21,7 @@ from vad_dictate.audio.reopen import reopening
 from vad_dictate.client.actions import Action, Connect, Finish, ReopenInput, Transmit
 from vad_dictate.client.capture import SessionOptions
 from vad_dictate.client.keyterms import KeytermCore
-from vad_dictate.client.pipeline import Pipeline, ScoreTurn
+from vad_dictate.client.pipeline import ScoreTurn
 from vad_dictate.client.scoring import TurnScorer, TurnWorker
 from vad_dictate.client.transport import Link, Recorder, open_link
 from vad_dictate.errors import AudioDeviceError, AuthError, RequestRejected, TransportError
@@ -58,16 +58,6 @@ class Session:
         self._directed = asyncio.Event()  # the core said Connect or Finish
         self._directive: Connect | Finish | None = None
         self._crash: BaseException | None = None
-
-    @property
-    def pipeline(self) -> Pipeline:
-        """The core's endpointers and send gate."""
-        return self.core.pipeline
-
-    @property
-    def paused(self) -> bool:
-        """True while the input is heard as silence."""
-        return self.core.paused
 
     async def run(self) -> int:
         """Dictate until the source ends or a stop is requested; return the exit code."""

@@ -54,7 +54,7 @@ def apply_command(
     if command == "finalize":
         session.request_finalize()
     elif command in ("pause", "resume", "toggle"):
-        paused = {"pause": True, "resume": False}.get(command, not session.paused)
+        paused = {"pause": True, "resume": False}.get(command, not session.core.paused)
         session.set_paused(paused)
     elif command == "stop":
         session.request_stop()
@@ -122,7 +122,7 @@ class ControlServer:
                 return
             reply = apply_command(self.session, command, self.vocabulary)
             if self.feed is not None and command in ("pause", "resume", "toggle"):
-                self.feed.event("paused" if self.session.paused else "resumed")
+                self.feed.event("paused" if self.session.core.paused else "resumed")
             writer.write(json.dumps(reply).encode() + b"\n")
             await writer.drain()
         except (TimeoutError, OSError, ValueError):
@@ -253,7 +253,7 @@ class Controls:
         if action == "finalize":
             s.request_finalize()
         elif action == "pause":
-            s.set_paused(not s.paused)
+            s.set_paused(not s.core.paused)
         elif action == "quit":
             self.view.info("stopping: finalizing what was said")
             s.request_stop()
