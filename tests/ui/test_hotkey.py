@@ -131,15 +131,15 @@ def test_push_to_talk_hears_only_while_held(server_url: str, tmp_path: Path) -> 
             "--output",
             "jsonl",
             "--speed",
-            "2",
+            "1",  # at 2x a loaded machine's slow status calls could outlast the file
             "--push-to-talk",
             "<f9>",
         )
         assert wait_for(lambda: status(env).get("captured_s", 0) > 1.5)
-        assert status(env)["state"] == "paused"
+        assert status(env).get("state") == "paused"
         subprocess.run(["xdotool", "keydown", "F9"], env=env, check=True, timeout=10)
         assert wait_for(lambda: status(env).get("state") == "speech")
-        assert wait_for(lambda: status(env)["captured_s"] > 4.5)
+        assert wait_for(lambda: status(env).get("captured_s", 0) > 4.5)
         subprocess.run(["xdotool", "keyup", "F9"], env=env, check=True, timeout=10)
         assert wait_for(lambda: status(env).get("state") == "paused")
         code, lines, err = finish(proc)
