@@ -25,6 +25,7 @@ from vad_dictate.ui.keys import ACTIONS, KeyMap
 from vad_dictate.ui.sinks import StatusView, UtteranceSink
 from vad_dictate.ui.view import make_status_view
 from vad_dictate.vad.endpointer import EndpointerSettings
+from vad_dictate.vad.events import VadEngine
 from vad_dictate.vad.turn import TurnSettings
 
 PIPELINE_RATE = 16000
@@ -37,18 +38,14 @@ def check_speed(speed: float) -> None:
 
 
 def _endpointer_settings(s: Settings) -> EndpointerSettings:
-    settings = EndpointerSettings(
-        engine="silero" if s.text("vad.engine") == "silero" else "webrtcvad",
-        aggressiveness=s.integer("vad.aggressiveness"),
-        frame_ms=s.integer("vad.frame_ms"),
-        onset_ms=s.integer("vad.onset_ms"),
-        silence_ms=s.integer("vad.silence_ms"),
-        preroll_ms=s.integer("vad.preroll_ms"),
-        min_utterance_ms=s.integer("vad.min_utterance_ms"),
-        max_utterance_ms=s.integer("vad.max_utterance_ms"),
-        snr_db=s.integer("vad.snr_db"),
-        drop_db=s.integer("vad.drop_db"),
-    )
+    """Every whole-number field of EndpointerSettings comes from the ``vad`` key of its name."""
+    numbers: dict[str, Any] = {
+        f.name: s.integer(f"vad.{f.name}")
+        for f in dataclasses.fields(EndpointerSettings)
+        if f.type == "int"
+    }
+    engine: VadEngine = "silero" if s.text("vad.engine") == "silero" else "webrtcvad"
+    settings = EndpointerSettings(engine=engine, **numbers)
     settings.validate()
     return settings
 
