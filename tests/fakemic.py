@@ -20,9 +20,15 @@ ALSA_CONF = "/usr/share/alsa/alsa.conf"
 RATE = 16000
 
 
-def _feed(fifo: Path, audio: npt.NDArray[np.int16], stop: threading.Event) -> None:
-    """Write ``audio`` at real-time pace, then silence, reopening when the reader returns."""
-    chunk = RATE // 50
+def _feed(
+    fifo: Path, audio: npt.NDArray[np.int16], stop: threading.Event, speed: float, rate: int
+) -> None:
+    """Write ``audio`` at ``speed`` x real time, then silence, reopening when the reader returns.
+
+    PortAudio may open and close the device while probing it before the real stream opens;
+    each time the reader goes away the feed starts over on the next open.
+    """
+    chunk = rate // 50
     while not stop.is_set():
         out = fifo.open("wb", buffering=0)  # blocks until a reader opens the FIFO
         started, pos = time.monotonic(), 0
@@ -32,7 +38,7 @@ def _feed(fifo: Path, audio: npt.NDArray[np.int16], stop: threading.Event) -> No
                 piece = audio[pos:end] if pos < len(audio) else np.zeros(chunk, np.int16)
                 out.write(piece.astype("<i2").tobytes())
                 pos = end
-                delay = started + pos / RATE - time.monotonic()
+                delay = started + pos / rate / speed - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
         except BrokenPipeError:
@@ -43,8 +49,10 @@ def _feed(fifo: Path, audio: npt.NDArray[np.int16], stop: threading.Event) -> No
 
 
 @contextlib.contextmanager
-def fake_mic(tmp: Path, audio: npt.NDArray[np.int16]) -> Iterator[dict[str, str]]:
-    """The environment (ALSA_CONFIG_PATH) of a ``fifomic`` device playing ``audio``."""
+def fake_mic(
+    tmp: Path, audio: npt.NDArray[np.int16], speed: float = 1.0, rate: int = RATE
+) -> Iterator[dict[str, str]]:
+    """The environment (ALSA_CONFIG_PATH) of a ``fifomic`` device playing ``audio`` at ``rate``."""
     fifo = tmp / "mic.fifo"
     os.mkfifo(fifo)
     conf = tmp / "asoundrc"
@@ -53,7 +61,7 @@ def fake_mic(tmp: Path, audio: npt.NDArray[np.int16]) -> Iterator[dict[str, str]
         'format "raw" }\n'
     )
     stop = threading.Event()
-    writer = threading.Thread(target=_feed, args=(fifo, audio, stop), daemon=True)
+    writer = threading.Thread(target=_feed, args=(fifo, audio, stop, speed, rate), daemon=True)
     writer.start()
     try:
         yield {"ALSA_CONFIG_PATH": f"{ALSA_CONF}:{conf}", "VAD_DICTATE_AUDIO_DEVICE": "fifomic"}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import queue
 import signal
 import subprocess
@@ -20,45 +19,16 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
 import pytest
 
-from tests.apprun import clean_env
+from tests.apprun import app_env
+from tests.fakemic import fake_mic
 from tests.wavs import utterances
 from vad_dictate.audio.resample import resample
 
 ROOT = Path(__file__).resolve().parents[2]
-ALSA_CONF = "/usr/share/alsa/alsa.conf"
 RATE = 16000
 GROUPS = [["alpha", "bravo", "charlie"], ["delta", "echo"]]
-
-
-def feed(
-    fifo: Path, audio: np.ndarray, stop: threading.Event, speed: float = 2.0, rate: int = RATE
-) -> None:
-    """Write ``audio`` into the FIFO at ``speed`` x real time, then silence until stopped.
-
-    PortAudio may open and close the device while probing it before the real stream
-    opens; each time the reader goes away the feed starts over on the next open.
-    """
-    chunk = rate // 50
-    while not stop.is_set():
-        out = fifo.open("wb", buffering=0)  # blocks until a reader opens the FIFO
-        started, pos = time.monotonic(), 0
-        try:
-            while not stop.is_set():
-                end = pos + chunk
-                piece = audio[pos:end] if pos < len(audio) else np.zeros(chunk, np.int16)
-                out.write(piece.astype("<i2").tobytes())
-                pos = end
-                delay = started + pos / rate / speed - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-        except BrokenPipeError:
-            pass  # the reader closed: wait for the next open
-        finally:
-            with contextlib.suppress(BrokenPipeError):
-                out.close()
 
 
 def read_lines(stream: IO[str], sink: queue.Queue[str]) -> None:
@@ -71,60 +41,40 @@ def test_app_on_a_virtual_microphone_prints_the_words(
     server_url: str, tmp_path: Path, rate: int
 ) -> None:
     """At 16 kHz, and with the device opened at 44.1 or 48 kHz: the same words."""
-    fifo = tmp_path / "mic.fifo"
-    os.mkfifo(fifo)
-    conf = tmp_path / "asoundrc"
-    conf.write_text(
-        f'pcm.fifomic {{ type file slave.pcm "null" file "/dev/null" infile "{fifo}" '
-        'format "raw" }\n'
-    )
-    env = clean_env()
-    env.update(ALSA_CONFIG_PATH=f"{ALSA_CONF}:{conf}", XDG_CONFIG_HOME=str(tmp_path))
-    env["VAD_DICTATE_AUDIO_DEVICE_RATE"] = str(rate)
-    stop = threading.Event()
     audio = resample(utterances(GROUPS, pause=1.2, lead=0.5), RATE, rate)
-    writer = threading.Thread(target=feed, args=(fifo, audio, stop, 2.0, rate), daemon=True)
-    writer.start()
     errlog = tmp_path / "stderr.txt"
-    app = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vad_dictate",
-            "--device",
-            "fifomic",
-            "--url",
-            server_url,
-            "--output",
-            "jsonl",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=errlog.open("w"),
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        assert app.stdout is not None
-        got: queue.Queue[str] = queue.Queue()
-        reader = threading.Thread(target=read_lines, args=(app.stdout, got), daemon=True)
-        reader.start()
-        lines: list[dict[str, Any]] = []
-        deadline = time.monotonic() + 60
-        while len(lines) < len(GROUPS) and time.monotonic() < deadline:
-            with contextlib.suppress(queue.Empty):
-                lines.append(json.loads(got.get(timeout=0.5)))
-        app.send_signal(signal.SIGTERM)
-        app.wait(timeout=30)
-        reader.join(timeout=5)
-        rest = "".join(got.queue)
-    finally:
-        stop.set()
-        if app.poll() is None:
-            app.kill()
-            app.wait()
-        writer.join(timeout=5)
+    with fake_mic(tmp_path, audio, speed=2.0, rate=rate) as mic:
+        env = app_env(tmp_path, **mic)  # a private runtime dir: its own single-instance lock
+        env["VAD_DICTATE_AUDIO_DEVICE_RATE"] = str(rate)
+        cmd = [sys.executable, "-m", "vad_dictate", "--device", "fifomic", "--url", server_url]
+        cmd += ["--output", "jsonl"]
+        app = subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=errlog.open("w"),
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            assert app.stdout is not None
+            got: queue.Queue[str] = queue.Queue()
+            reader = threading.Thread(target=read_lines, args=(app.stdout, got), daemon=True)
+            reader.start()
+            lines: list[dict[str, Any]] = []
+            deadline = time.monotonic() + 60
+            while len(lines) < len(GROUPS) and time.monotonic() < deadline:
+                with contextlib.suppress(queue.Empty):
+                    lines.append(json.loads(got.get(timeout=0.5)))
+            app.send_signal(signal.SIGTERM)
+            app.wait(timeout=30)
+            reader.join(timeout=5)
+            rest = "".join(got.queue)
+        finally:
+            if app.poll() is None:
+                app.kill()
+                app.wait()
     err = errlog.read_text()
     assert app.returncode == 0, err
     assert rest == ""  # nothing printed twice on the way out
