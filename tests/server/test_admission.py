@@ -6,19 +6,16 @@ import asyncio
 import contextlib
 import json
 import socket
-import threading
 from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from tests.server.gated import GatedEngine
 from tests.server.served import KEY, serve_fails, serving
 from tests.server.test_server import RAW, TWO, Exchange, chunks, exchange_async, text
 from tests.tones import track
-from vad_dictate.audio.block import Int16Array
-from vad_dictate.engines.base import NO_OPTIONS, RecognizerOptions
-from vad_dictate.engines.tone import ToneRecognizer
 from vad_dictate.server.serve import BackgroundServer
 
 # -- item 13: admission ------------------------------------------------------------------------
@@ -79,34 +76,13 @@ def test_refused_and_vanished_clients_give_their_slots_back() -> None:
     assert [w["word"] for w in ex.final_words()] == TWO.text
 
 
-class _StuckEngine:
-    """Tone engine whose recognizers block in accept() until the gate opens: an engine behind."""
-
-    name = "tone"
-    uses_keyterms = True
-    sample_rate = 16000
-
-    def __init__(self) -> None:
-        self.gate = threading.Event()
-
-    def new_recognizer(self, options: RecognizerOptions = NO_OPTIONS) -> ToneRecognizer:
-        gate = self.gate
-
-        class Stuck(ToneRecognizer):
-            def accept(self, samples: Int16Array) -> None:
-                gate.wait(60)
-                super().accept(samples)
-
-        return Stuck()
-
-
 def test_a_fast_sender_is_held_back_and_loses_nothing() -> None:
     """The server stops reading while the engine is behind; the stream outlives any ping."""
     words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
     long = track([[w] for w in words * 4], pause_s=1.2)
     data = long.samples.astype("<i2").tobytes()
     frames = [data[i : i + 32000] for i in range(0, len(data), 32000)]  # one second each
-    engine = _StuckEngine()
+    engine = GatedEngine("every", wait_s=60)
 
     async def scenario(url: str) -> tuple[int, Exchange]:
         accepted, raw = 0, []

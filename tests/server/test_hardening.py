@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 import pytest
 from websockets.exceptions import InvalidStatus
 
+from tests.server.gated import GatedEngine
 from tests.server.served import KEY, PRINTABLE, raw_request, serving
 from tests.server.test_server import RAW, TWO, Exchange, chunks, exchange_async
 from tests.tones import interleave, track, wav_bytes
-from vad_dictate.engines.base import NO_OPTIONS, RecognizerOptions
-from vad_dictate.engines.tone import ToneRecognizer
 from vad_dictate.server.serve import BackgroundServer
 
 # -- item 10: text that cannot be parsed --------------------------------------------------------
@@ -125,27 +123,8 @@ def test_a_wav_header_beyond_the_limits_closes_1008() -> None:
     assert "at most 8 channels, not 9" in log
 
 
-class _SlowLoadingEngine:
-    """Tone engine whose first recognizer takes until the gate opens to load (like a model)."""
-
-    name = "tone"
-    uses_keyterms = True
-    sample_rate = 16000
-
-    def __init__(self) -> None:
-        self.gate = threading.Event()
-        self.opened_in_time = False
-        self._made = 0
-
-    def new_recognizer(self, options: RecognizerOptions = NO_OPTIONS) -> ToneRecognizer:
-        self._made += 1
-        if self._made == 1:
-            self.opened_in_time = self.gate.wait(20)
-        return ToneRecognizer()
-
-
 def test_a_stream_whose_recognizers_load_slowly_does_not_stall_the_others() -> None:
-    engine = _SlowLoadingEngine()
+    engine = GatedEngine("load")
 
     async def scenario(url: str) -> tuple[Exchange, Exchange]:
         slow = asyncio.create_task(exchange_async(url, RAW, chunks(TWO.samples)))

@@ -11,7 +11,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,11 +23,11 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
+from tests.server.gated import GatedEngine
 from tests.serverproc import ROOT, running_server
 from tests.tones import Track, interleave, track, wav_bytes
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.audio.resample import resample
-from vad_dictate.engines.base import NO_OPTIONS, RecognizerOptions
 from vad_dictate.engines.tone import ToneEngine, ToneRecognizer
 from vad_dictate.errors import ConfigError
 from vad_dictate.server.serve import BackgroundServer, load_engine
@@ -605,34 +604,8 @@ def test_eight_concurrent_connections_are_independent(url: str) -> None:
     assert len({ex.headers["dg-request-id"] for ex in results}) == 8
 
 
-class _GatedEngine:
-    """Tone engine whose first recognizer blocks in accept() until the gate opens."""
-
-    name = "tone"
-    uses_keyterms = True
-    sample_rate = 16000
-
-    def __init__(self) -> None:
-        self.gate = threading.Event()
-        self.opened_in_time = False
-        self._made = 0
-
-    def new_recognizer(self, options: RecognizerOptions = NO_OPTIONS) -> ToneRecognizer:
-        self._made += 1
-        if self._made > 1:
-            return ToneRecognizer()
-        engine = self
-
-        class Blocking(ToneRecognizer):
-            def accept(self, samples: Int16Array) -> None:
-                engine.opened_in_time = engine.gate.wait(20)
-                super().accept(samples)
-
-        return Blocking()
-
-
 def test_a_blocked_decoder_does_not_stall_other_connections() -> None:
-    engine = _GatedEngine()
+    engine = GatedEngine("first")
 
     async def scenario(base: str) -> tuple[Exchange, Exchange]:
         stuck = asyncio.create_task(exchange_async(base, RAW, chunks(TWO.samples[:16000])))
