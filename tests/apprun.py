@@ -8,9 +8,10 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.wavs import utterances, write_wav
 
@@ -65,6 +66,22 @@ def two_wav(tmp: Path) -> Path:
 
 def app_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "vad_dictate", *args]
+
+
+def run_cli(
+    args: Sequence[str], env: Mapping[str, str], timeout: float = 60, **popen: Any
+) -> subprocess.CompletedProcess[str]:
+    """``vad-dictate ARGS`` to completion from the checkout, no stdin, output captured."""
+    return subprocess.run(
+        app_cmd(*args),
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        cwd=ROOT,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        **popen,
+    )
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 20.0, every: float = 0.05) -> bool:

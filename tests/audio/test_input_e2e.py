@@ -8,14 +8,13 @@ import json
 import resource
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 
-from tests.apprun import ROOT, clean_env
+from tests.apprun import ROOT, clean_env, run_cli
 from tests.wavs import utterances
 from vad_dictate.audio.resample import resample
 
@@ -29,16 +28,7 @@ def limit_memory() -> None:
 
 def run_app(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
     env = {**clean_env(), "XDG_CONFIG_HOME": str(tmp), "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "vad_dictate", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=90,
-        stdin=subprocess.DEVNULL,
-        preexec_fn=limit_memory,
-    )
+    return run_cli(args, env, timeout=90, preexec_fn=limit_memory)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.apprun import clean_env
+from tests.apprun import clean_env, run_cli
 from tests.serverproc import running_server
 from tests.wavs import silence, stereo, utterances, write_wav
 from vad_dictate.engines.tone import synth_utterance
@@ -47,15 +46,7 @@ def run_app(
     env = {**base, **(env or {}), "XDG_CONFIG_HOME": str(tmp)}  # no user config file
     if key:
         env["DEEPGRAM_API_KEY"] = key
-    return subprocess.run(
-        [sys.executable, "-m", "vad_dictate", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_cli(args, env, timeout=timeout)
 
 
 def jsonl(stdout: str) -> list[dict[str, Any]]:

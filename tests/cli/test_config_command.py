@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.apprun import ROOT, default_env
+from tests.apprun import ROOT, default_env, run_cli
 from tests.wavs import silence, write_wav
 from vad_dictate.config import FIELDS
 from vad_dictate.engines.tone import synth_word
@@ -20,15 +19,7 @@ URL_SECRET = "url-pass-77d1"
 
 
 def run(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vad_dictate", *args],
-        capture_output=True,
-        text=True,
-        env=default_env(tmp, **env),
-        cwd=ROOT,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_cli(args, default_env(tmp, **env))
 
 
 def assert_one_sentence(res: subprocess.CompletedProcess[str], *parts: str) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import shutil
 import ssl
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
-from tests.apprun import clean_env
+from tests.apprun import clean_env, run_cli
 from tests.faultproxy import Fault, FaultProxy
 from tests.serverproc import running_server
 from tests.wavs import utterances, write_wav
@@ -86,15 +85,7 @@ def run_app(*args: str, tmp: Path, key: str | None) -> subprocess.CompletedProce
     env.update(XDG_CONFIG_HOME=str(tmp), VAD_DICTATE_STREAM_REPLAY_SPEED="0")
     if key:
         env["DEEPGRAM_API_KEY"] = key
-    return subprocess.run(
-        [sys.executable, "-m", "vad_dictate", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_cli(args, env, timeout=120)
 
 
 def test_self_signed_certificate_is_refused(tls_url: str, tmp_path: Path) -> None:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.apprun import ROOT, default_env
+from tests.apprun import ROOT, default_env, run_cli
 from tests.wavs import utterances, write_wav
 from vad_dictate.engines.tone import silence, synth_utterance
 from vad_dictate.vad.smart_turn import bundled_model
@@ -24,15 +23,7 @@ from vad_dictate.vad.smart_turn import bundled_model
 
 def run(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """The app with the default vad.turn (clean_env pins the other app tests to the timer)."""
-    return subprocess.run(
-        [sys.executable, "-m", "vad_dictate", *args],
-        capture_output=True,
-        text=True,
-        env=default_env(tmp, **env),
-        cwd=ROOT,
-        timeout=90,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_cli(args, default_env(tmp, **env), timeout=90)
 
 
 def test_smart_turns_end_to_end(server_url: str, tmp_path: Path) -> None:

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.apprun import clean_env
+from tests.apprun import clean_env, run_cli
 from tests.wavs import silence, write_wav
 from tests.words import corpus_wer, normalize
 from vad_dictate.audio.files import read_wav
@@ -49,26 +47,7 @@ def dictate(
     base.update(XDG_CONFIG_HOME=str(tmp), VAD_DICTATE_DEEPGRAM_ACK_TIMEOUT_S="10")
     base.update(VAD_DICTATE_STREAM_CLOSE_TIMEOUT_S="30")
     base.update(env or {})
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vad_dictate",
-            "--input",
-            str(wav),
-            "--speed",
-            "0",
-            "--output",
-            "jsonl",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=base,
-        cwd=ROOT,
-        timeout=180,
-        stdin=subprocess.DEVNULL,
-    )
+    res = run_cli(["--input", str(wav), "--speed", "0", "--output", "jsonl", *args], base, 180)
     assert res.returncode == 0, res.stderr
     return [json.loads(line) for line in res.stdout.splitlines()], res.stderr
 
