@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from websockets.asyncio.client import connect
@@ -165,28 +165,53 @@ class PacedSource:
 
 
 class ServerProcess:
-    """``python -m vad_dictate.server.serve --port 0`` on 127.0.0.1; the URL is its first line."""
+    """``vad-dictate serve --port 0 --engine E [--model M]`` on 127.0.0.1, in its own process;
+    the URL is its first line. ``stop_wait_s``: how long a stop may take before a kill."""
 
-    def __init__(self, engine: str = "tone", idle_timeout: float = 60.0) -> None:
-        self.engine, self.idle_timeout = engine, idle_timeout
+    def __init__(
+        self,
+        engine: str = "tone",
+        idle_timeout: float = 60.0,
+        model: str = "",
+        stop_wait_s: float = 10.0,
+    ) -> None:
+        self.args = ["--engine", engine, "--idle-timeout", str(idle_timeout)]
+        self.args += ["--model", model] if model else []
+        self.stop_wait_s = stop_wait_s
         self.proc: subprocess.Popen[str] | None = None
-        self.url = ""
+        self.url, self.startup_s = "", 0.0
 
-    def __enter__(self) -> ServerProcess:
-        args = ["--port", "0", "--engine", self.engine, "--idle-timeout", str(self.idle_timeout)]
+    def __enter__(self) -> Self:
+        started = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vad_dictate", "serve", *args],
+            [sys.executable, "-m", "vad_dictate", "serve", "--port", "0", *self.args],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
             env=clean_env(),
+            cwd=ROOT,
         )
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
+        self.startup_s = time.monotonic() - started
         if not self.url.startswith("ws://"):
             self.proc.kill()
             raise RuntimeError(f"the server did not start: {self.url!r}")
         return self
+
+    def cpu_s(self) -> float:
+        """CPU seconds the server process has used so far (user + system)."""
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def peak_rss_mb(self) -> float:
+        """The server process's peak resident memory (VmHWM) in MB."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
 
     def __exit__(
         self,
@@ -197,7 +222,7 @@ class ServerProcess:
         if self.proc is not None:
             self.proc.terminate()
             try:
-                self.proc.wait(10)
+                self.proc.wait(self.stop_wait_s)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()

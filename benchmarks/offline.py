@@ -25,8 +25,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
-from types import TracebackType
 
 import numpy as np
 
@@ -34,9 +32,9 @@ from benchmarks.latency import (
     ROOT,
     Line,
     PacedSource,
+    ServerProcess,
     TimingSink,
     WireRecorder,
-    clean_env,
     quiet_status,
     session_options,
     table,
@@ -80,60 +78,6 @@ def corpus(repeats: int = 2) -> Corpus:
             parts += [audio, np.zeros(int(PAUSE_S * RATE), dtype=np.int16)]
             pos += len(audio) + int(PAUSE_S * RATE)
     return Corpus(np.concatenate(parts), refs, ends)
-
-
-class Server:
-    """``vad-dictate serve --engine E [--model M]`` in its own process, with its /proc numbers."""
-
-    def __init__(self, engine: str, model: str) -> None:
-        self.args = ["--engine", engine] + (["--model", model] if model else [])
-        self.proc: subprocess.Popen[str] | None = None
-        self.url, self.startup_s = "", 0.0
-
-    def __enter__(self) -> Server:
-        started = time.monotonic()
-        cmd = [sys.executable, "-m", "vad_dictate", "serve", "--port", "0", "--idle-timeout", "60"]
-        self.proc = subprocess.Popen(
-            [*cmd, *self.args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=clean_env(),
-            cwd=ROOT,
-        )
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
-        self.startup_s = time.monotonic() - started
-        if not self.url.startswith("ws://"):
-            self.proc.kill()
-            raise RuntimeError(f"the server did not start: {self.url!r}")
-        return self
-
-    def cpu_s(self) -> float:
-        assert self.proc is not None
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def peak_rss_mb(self) -> float:
-        assert self.proc is not None
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)  # an interim decode still running finishes first
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -200,7 +144,7 @@ def measure(
             continue
         if only and label not in only:
             continue
-        with Server(engine, model) as server:
+        with ServerProcess(engine, model=model, stop_wait_s=30) as server:
             for turn in turns:
                 cpu0, t0 = server.cpu_s(), time.monotonic()
                 result = asyncio.run(dictate(server.url, c, speed, turn))
