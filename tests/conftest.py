@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,3 +23,11 @@ def server_url() -> Iterator[str]:
 def env(tmp_path: Path) -> dict[str, str]:
     """The environment of a user with no config, no key and a private runtime dir."""
     return app_env(tmp_path)
+
+
+@pytest.fixture
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy variables: the Deepgram SDK connects with websockets' defaults (they honour them)."""
+    for name in list(os.environ):
+        if name.lower() in ("http_proxy", "https_proxy", "all_proxy", "ws_proxy", "wss_proxy"):
+            monkeypatch.delenv(name)

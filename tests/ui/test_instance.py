@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.apprun import app_cmd, app_env, two_wav, wait_for
+from tests.apprun import app_cmd, app_env, run_cli, two_wav, wait_for
 from tests.fakemic import fake_mic
 from tests.wavs import silence
 from vad_dictate.errors import AlreadyRunning
@@ -56,13 +56,7 @@ def test_second_microphone_session_refuses_and_a_file_runs_alongside(
             )
             # A file transcription meanwhile: it runs, and the socket stays the first's.
             wav = two_wav(tmp_path)
-            done = subprocess.run(
-                app_cmd("--input", str(wav), "--url", server_url, "--speed", "0"),
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+            done = run_cli(["--input", str(wav), "--url", server_url, "--speed", "0"], env)
             assert done.returncode == 0 and done.stdout == "Alpha bravo.\nCharlie delta echo.\n"
             assert done.stderr == ""
             assert status(env)["state"] == "listening" and status(env)["captured_s"] > 0

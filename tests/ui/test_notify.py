@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.apprun import app_cmd, app_env, wait_for
+from tests.apprun import app_cmd, app_env, run_cli, wait_for
 from tests.client.test_session_device import FailingMic
 from tests.dbusbus import session_bus
 from tests.faultproxy import Fault, FaultProxy
@@ -102,13 +102,7 @@ def test_no_session_bus_turns_notifications_off_with_one_warning(
     wav = write_wav(tmp_path / "one.wav", utterances(GROUPS[:1], tail=1.2))
     # A desktop session (a display) whose bus is gone.
     env = app_env(tmp_path, DISPLAY=":99", DBUS_SESSION_BUS_ADDRESS=f"unix:path={tmp_path}/gone")
-    done = subprocess.run(
-        app_cmd("--input", str(wav), "--url", server_url, "--speed", "0"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_cli(["--input", str(wav), "--url", server_url, "--speed", "0"], env)
     assert done.returncode == 0 and done.stdout == "Alpha bravo.\n"
     assert done.stderr == (
         "notifications: no session bus ([Errno 2] No such file or directory); desktop "
