@@ -27,7 +27,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No proxy variables: the Deepgram SDK connects with websockets' defaults (they honour them)."""
+    """No proxy variables (the Deepgram SDK connects with websockets' defaults, which use them)."""
     for name in list(os.environ):
         if name.lower() in ("http_proxy", "https_proxy", "all_proxy", "ws_proxy", "wss_proxy"):
             monkeypatch.delenv(name)
