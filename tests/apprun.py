@@ -68,6 +68,19 @@ def app_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "vad_dictate", *args]
 
 
+def start_cli(args: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
+    """``vad-dictate ARGS`` started from the checkout, no stdin, stdout and stderr piped."""
+    return subprocess.Popen(
+        app_cmd(*args),
+        env=dict(env),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def run_cli(
     args: Sequence[str], env: Mapping[str, str], timeout: float = 60, **popen: Any
 ) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.apprun import app_env
+from tests.apprun import app_env, start_cli
 from tests.serverproc import running_server
 from tests.wavs import utterances
 
@@ -114,15 +114,7 @@ def test_dictation_from_a_device_chosen_by_name_fragment(tmp_path: Path) -> None
     )
     env["ALSA_CONFIG_PATH"] += f":{conf}"
     with running_server() as url:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "vad_dictate", "--device", "STUDIO", "--url", url],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            stdin=subprocess.DEVNULL,
-        )
+        proc = start_cli(["--device", "STUDIO", "--url", url], env)
         try:
             assert proc.stdout is not None
             lines = [proc.stdout.readline(), proc.stdout.readline()]

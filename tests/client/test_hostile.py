@@ -6,13 +6,12 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.apprun import clean_env
+from tests.apprun import clean_env, start_cli
 from tests.client.test_core_hostile import HUGE
-from tests.client.test_faults import ROOT, assert_exactly_once, groups, run_app, texts
+from tests.client.test_faults import assert_exactly_once, groups, run_app, texts
 from tests.faultproxy import Fault, FaultProxy
 from tests.hostile import HostileProxy, SilentListener
 from tests.wavs import utterances, write_wav
@@ -21,16 +20,7 @@ from tests.wavs import utterances, write_wav
 def start(wav: Path, url: str, tmp: Path, *args: str) -> subprocess.Popen[str]:
     env = clean_env()
     env.update(XDG_CONFIG_HOME=str(tmp), VAD_DICTATE_STREAM_REPLAY_SPEED="0")
-    argv = [sys.executable, "-m", "vad_dictate", "--input", str(wav), "--url", url, *args]
-    return subprocess.Popen(
-        argv,
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    return start_cli(["--input", str(wav), "--url", url, *args], env)
 
 
 def test_connections_closed_at_once_lose_nothing(server_url: str, tmp_path: Path) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.apprun import clean_env, wait_for
+from tests.apprun import clean_env, start_cli, wait_for
 from tests.faultproxy import FaultProxy
 from tests.wavs import silence, utterances, write_wav
 from vad_dictate.engines.tone import synth_utterance
@@ -28,26 +27,8 @@ def start(wav: Path, url: str, tmp: Path, *args: str) -> subprocess.Popen[str]:
     env.update(XDG_CONFIG_HOME=str(tmp), VAD_DICTATE_STREAM_REPLAY_SPEED="0")
     (tmp / "run").mkdir(mode=0o700, exist_ok=True)
     env.update(XDG_RUNTIME_DIR=str(tmp / "run"))  # its own control socket, to ask how far it is
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vad_dictate",
-            "--input",
-            str(wav),
-            "--url",
-            url,
-            "--output",
-            "jsonl",
-            "--quiet",
-            *args,
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
+    return start_cli(
+        ["--input", str(wav), "--url", url, "--output", "jsonl", "--quiet", *args], env
     )
 
 
