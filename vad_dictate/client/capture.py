@@ -2,7 +2,8 @@
 
 Pure, like :mod:`vad_dictate.client.core`, which builds on it: :class:`CaptureCore`
 owns the Pipeline (endpointers and send gate) and the Outbox its output goes to,
-the pause and sensitivity controls, and the input device's failure and reopening.
+the pause and sensitivity controls, the input device's failure and reopening, and
+the LineJoiner that holds an utterance cut at a thinking pause until its sentence ends.
 Every input returns the actions it caused (see :mod:`vad_dictate.client.actions`).
 """
 
@@ -19,10 +20,13 @@ from vad_dictate.client.actions import (
     Action,
     Connect,
     Notice,
+    Print,
     ReopenInput,
     StateChanged,
     StatusRecord,
 )
+from vad_dictate.client.assembler import Committed
+from vad_dictate.client.lines import LineJoiner
 from vad_dictate.client.outbox import Outbox
 from vad_dictate.client.pipeline import Outgoing, Pipeline, PipelineSettings, SendAudio
 from vad_dictate.deepgram import protocol as proto
@@ -70,6 +74,7 @@ class CaptureCore(ABC):
         self.stop_requested = False
         self.input_done = False
         self.printed = 0  # utterances written to the outputs
+        self.lines = LineJoiner(options.turn.ceiling_ms / 1000 if options.turn else 0.0)
         self.device_error: VadDictateError | None = None
         self._out: list[Action] = []
         self._shown_state = ""
@@ -166,13 +171,18 @@ class CaptureCore(ABC):
         return self._drain()
 
     def finalize(self, now: float) -> list[Action]:
-        """Finalize the current utterance now (trigger ``hotkey``)."""
+        """Finalize the current utterance now (trigger ``hotkey``); between utterances, print
+        any text held for the rest of its sentence."""
+        if not self.pipeline.speaking():
+            self._print(self.lines.flush(), now)
         self._queue(self.pipeline.force_end("hotkey", now))
         return self._drain()
 
     def pause(self, paused: bool, now: float) -> list[Action]:
         """Pause or resume: while paused the input is heard as silence, nothing is sent."""
         if paused and not self.paused:
+            if not self.pipeline.speaking():
+                self._print(self.lines.flush(), now)
             self._queue(self.pipeline.force_end("hotkey", now))
         if not paused and self.dormant:
             self.dormant = False
@@ -207,6 +217,14 @@ class CaptureCore(ABC):
         end = round(seconds * self.rate)
         covers = max((upto for bound, upto in self._sent_map if bound <= end), default=-1)
         self._queue(self.pipeline.heard(result.channel, result.transcript, covers, now))
+
+    def _print(self, items: list[Committed], now: float) -> None:
+        """Write these utterances (the empty ones print nothing), with their latency."""
+        for item in items:
+            if item.text:
+                at = item.info.last_speech_at
+                self._emit(Print(item, (now - at) * 1000 if at else None))
+                self.printed += 1
 
     def _emit(self, action: Action) -> None:
         self._out.append(action)

@@ -43,6 +43,7 @@ from vad_dictate.client import actions as act
 from vad_dictate.client.actions import Action, Transmit
 from vad_dictate.client.assembler import Assembler, AssemblerEvent, Committed, UtteranceInfo
 from vad_dictate.client.capture import CaptureCore, SessionOptions
+from vad_dictate.client.lines import join_text
 from vad_dictate.client.link import ConnectionPolicy, GiveUp, Verdict
 from vad_dictate.client.pipeline import SendAudio, SendFinalize
 from vad_dictate.client.wire import Wire
@@ -241,6 +242,8 @@ class ClientCore(CaptureCore):
 
     def tick(self, now: float) -> list[Action]:
         """Time passed: acknowledgement timeouts, stalls, KeepAlive, the close wait."""
+        busy = self.pipeline.speaking() or self.assembler.pending_count() > 0
+        self._print(self.lines.tick(now, set(range(self.channels)) if busy else set()), now)
         if self.phase in (Phase.OPEN, Phase.CLOSING):
             held = self._check_stall(now)  # may lose the connection
             if not held:
@@ -341,6 +344,7 @@ class ClientCore(CaptureCore):
         self._commit(held.tick(float("inf")) + held.flush(self._last_end), now)
         if self._stale is not None and self._stale is not self.assembler:
             self._commit(self.assembler.flush(self._last_end), now)
+        self._print(self.lines.flush(), now)
         unconfirmed = len(self.outbox.uncommitted())
         if unconfirmed:
             self._emit(
@@ -355,6 +359,7 @@ class ClientCore(CaptureCore):
     def _finish(self, now: float) -> None:
         """The stream ended normally."""
         self._commit(self.assembler.tick(float("inf")) + self.assembler.flush(self._last_end), now)
+        self._print(self.lines.flush(), now)
         self.phase = Phase.DONE
         if self.unconfirmed:
             self._emit(
@@ -368,7 +373,9 @@ class ClientCore(CaptureCore):
     def _show(self, events: list[AssemblerEvent], now: float) -> None:
         for ev in events:
             if not isinstance(ev, Committed):
-                self._emit(act.ShowInterim(ev.channel, ev.text))
+                held = self.lines.held_text(ev.channel)
+                text = join_text(held, ev.text) if held and ev.text else held or ev.text
+                self._emit(act.ShowInterim(ev.channel, text))
         self._commit([ev for ev in events if isinstance(ev, Committed)], now)
 
     def _commit(self, items: list[Committed], now: float) -> None:
@@ -379,11 +386,6 @@ class ClientCore(CaptureCore):
                 self.policy.confirmed()
             if item.outcome in ("timeout", "flush") and item.info.seq:
                 self.unconfirmed += 1
-            if not item.text:
-                continue
-            at = item.info.last_speech_at
-            latency = (now - at) * 1000 if at else None
-            self._emit(act.Print(item, latency))
-            self.printed += 1
+            self._print(self.lines.add(item), now)
         if items and self._stale is not None and not self.outbox.uncommitted():
             self._stale = None  # everything it held has been replayed and printed
