@@ -35,6 +35,8 @@ import numpy as np
 
 from tests.clips import DATA, RATE, clips, colored_noise, lab, load, to_int16
 from vad_dictate.audio.block import Int16Array
+from vad_dictate.client.assembler import Committed, UtteranceInfo
+from vad_dictate.client.lines import LineJoiner
 from vad_dictate.client.pipeline import Pipeline, PipelineSettings, SendFinalize
 from vad_dictate.vad.endpointer import EndpointerSettings
 from vad_dictate.vad.smart_turn import SmartTurn
@@ -130,6 +132,8 @@ class Row:
     words_lost: int
     cpu_pct: float
     model_ms: list[float]
+    line_cuts: int  # inserted pauses with a line break in the printed text
+    line_lags_ms: list[float]  # sentence end -> the line holding its last word is printed
 
 
 def interim_text(track: Track, start: int, upto: int) -> str:
@@ -203,6 +207,52 @@ def run(
     return finals, calls, time.process_time() - cpu0
 
 
+def final_text(track: Track, indexes: list[int]) -> str:
+    """What a punctuating server finalizes for these words: capital first, a full stop after
+    each sentence's last word and at the end (as Deepgram ends a finalized segment)."""
+    words = []
+    for i in indexes:
+        _, end, text, sentence = track.words[i]
+        words.append(text + "." if end == track.sentence_ends[sentence] else text)
+    text = " ".join(words)
+    text = text[:1].upper() + text[1:]
+    return text if not text or text.endswith(".") else text + "."
+
+
+def printed_lines(
+    track: Track, finals: list[SendFinalize], reply_ms: float, release_ms: int
+) -> list[tuple[int, list[int]]]:
+    """(sample when printed, word indexes) of each line the client prints: every Finalize's
+    words come back ``reply_ms`` later and go through the client's :class:`LineJoiner`."""
+    reply = round(reply_ms * RATE / 1000)
+    mids = [(b + e) // 2 for b, e, _, _ in track.words]
+    replies: list[tuple[int, Committed, list[int]]] = []
+    for seq, f in enumerate(finals, 1):
+        sp = f.speech
+        idx = [i for i, m in enumerate(mids) if sp.start <= m < sp.end]
+        times = (sp.start / RATE, sp.last_speech / RATE)
+        info = UtteranceInfo(0, *times, sp.trigger, last_speech_at=times[1], seq=seq)
+        replies.append((sp.end + reply, Committed(info, final_text(track, idx), "ack"), idx))
+    spans = [(f.speech.start, f.speech.end + reply) for f in finals]
+    joiner, held, lines = LineJoiner(release_ms / 1000), [], []
+    last = max([len(track.audio), *(r[0] for r in replies)]) + RATE * 3
+    events: list[tuple[int, Committed | None, list[int]]] = [*replies]
+    events += [(t, None, []) for t in range(0, last, BLOCK)]  # the client's clock ticks
+    for now, item, idx in sorted(events, key=lambda e: (e[0], e[1] is None)):
+        if item is not None:  # a final result arrives: print, join or hold
+            held += idx
+            done = joiner.add(item)
+        else:
+            busy = {0} if any(a <= now < b for a, b in spans) else set()
+            done = joiner.tick(now / RATE, busy)
+        if done:
+            lines.append((now, held))
+            held = []
+    if joiner.flush():
+        lines.append((last, held))
+    return lines
+
+
 def _sentences(track: Track) -> list[list[tuple[int, int, str, int]]]:
     out: list[list[tuple[int, int, str, int]]] = [[] for _ in track.sentence_ends]
     for w in track.words:
@@ -211,9 +261,24 @@ def _sentences(track: Track) -> list[list[tuple[int, int, str, int]]]:
 
 
 def judge(
-    name: str, track: Track, finals: list[SendFinalize], calls: list[float], cpu: float
+    name: str,
+    track: Track,
+    finals: list[SendFinalize],
+    calls: list[float],
+    cpu: float,
+    lines: list[tuple[int, list[int]]],
 ) -> Row:
     """Score one pass against the truth."""
+    line_of = {i: k for k, (_, idx) in enumerate(lines) for i in idx}
+    ends_at = {e: i for i, (_, e, _, _) in enumerate(track.words)}
+    line_cuts = sum(
+        1 for a, _ in track.pauses if line_of.get(ends_at[a]) != line_of.get(ends_at[a] + 1)
+    )
+    line_lags = [
+        (lines[line_of[ends_at[s]]][0] - s) * 1000 / RATE
+        for s in track.sentence_ends
+        if ends_at[s] in line_of
+    ]
     spans = [(f.speech.start, f.speech.end) for f in finals]
     ends = sorted(e for _, e in spans)
     cuts = sum(1 for a, b in track.pauses if any(a <= e < b for e in ends))
@@ -252,6 +317,8 @@ def judge(
         lost,
         100 * cpu / seconds,
         calls,
+        line_cuts,
+        line_lags,
     )
 
 
@@ -259,21 +326,21 @@ def _pct(values: Sequence[float], q: float) -> str:
     return f"{np.percentile(values, q):.0f}" if len(values) else "-"
 
 
-def table(rows: Sequence[Row], reply_ms: float) -> str:
+def table(rows: Sequence[Row]) -> str:
     """The markdown table."""
     out = [
-        "| turn | mid-phrase cut | other splits | sentence end -> Finalize p50 / p95 ms "
-        "| -> line p50 / p95 ms | one-word sent alone | words lost | CPU % of a core "
-        "| model calls: p50 / p95 ms |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| turn | mid-phrase cut (Finalize) | lines split mid-phrase | other splits "
+        "| sentence end -> Finalize p50 / p95 ms | -> printed line p50 / p95 ms "
+        "| one-word sent alone | words lost | CPU % of a core | model calls: p50 / p95 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        line = [x + reply_ms for x in r.lags_ms]
+        n = max(1, r.pauses)
         out.append(
-            f"| {r.name} | {r.cuts}/{r.pauses} ({100 * r.cuts / max(1, r.pauses):.0f}%) | "
-            f"{r.splits} | "
+            f"| {r.name} | {r.cuts}/{r.pauses} ({100 * r.cuts / n:.0f}%) | "
+            f"{r.line_cuts}/{r.pauses} ({100 * r.line_cuts / n:.0f}%) | {r.splits} | "
             f"{_pct(r.lags_ms, 50)} / {_pct(r.lags_ms, 95)} | "
-            f"{_pct(line, 50)} / {_pct(line, 95)} | "
+            f"{_pct(r.line_lags_ms, 50)} / {_pct(r.line_lags_ms, 95)} | "
             f"{r.one_word_sent}/{r.one_word_total} | {r.words_lost} | {r.cpu_pct:.2f} | "
             f"{len(r.model_ms)}: {_pct(r.model_ms, 50)} / {_pct(r.model_ms, 95)} |"
         )
@@ -286,7 +353,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--interim-s", type=float, default=1.0, help="audio per simulated interim")
     p.add_argument("--lag-s", type=float, default=0.3, help="delay of a simulated interim")
-    p.add_argument("--reply-ms", type=float, default=0.0, help="Finalize -> final result time")
+    p.add_argument(
+        "--reply-ms", type=float, default=10.0, help="Finalize -> its final result arrives"
+    )
     p.add_argument(
         "--endpointing-ms",
         type=int,
@@ -318,7 +387,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             finals, calls, cpu = run(
                 track, replace(base, silence_ms=ms), None, None, args.interim_s, args.lag_s
             )
-            rows.append(judge(name, track, finals, calls, cpu))
+            lines = printed_lines(track, finals, args.reply_ms, smart.ceiling_ms)
+            rows.append(judge(name, track, finals, calls, cpu, lines))
     model = SmartTurn()
     for name, scorer, lag, ep_ms in (
         ("smart (model + words)", model, args.lag_s, args.endpointing_ms),
@@ -329,8 +399,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             finals, calls, cpu = run(
                 track, base, smart, scorer, args.interim_s, lag, ep_ms, args.model_ms
             )
-            rows.append(judge(name, track, finals, calls, cpu))
-    print(table(rows, args.reply_ms))
+            lines = printed_lines(track, finals, args.reply_ms, smart.ceiling_ms)
+            rows.append(judge(name, track, finals, calls, cpu, lines))
+    print(table(rows))
     return 0
 
 

@@ -113,28 +113,28 @@ CUT = np.concatenate(
 
 
 def test_a_cut_the_words_show_is_printed_as_one_line() -> None:
-    pair = TurnPair(0.9, punctuate=True)  # the model cuts at the pause; the server punctuates
+    pair = TurnPair(0.9)  # the model cuts at the pause, before the server's words come
     assert pair.dictate(CUT).exit_code == 0
     assert pair.finalizes == 2  # one at the thinking pause, one after "delta"
-    assert [p.item.text for p in pair.printed] == ["Alpha that charlie delta."]
+    assert [p.item.text for p in pair.printed] == ["alpha that charlie delta"]
     assert triggers(pair) == ["turn"]  # the line's last utterance: ended by the model
     assert pair.core.lines.joined == 1
-    assert "Alpha that" in pair.interims  # the held words stay in view meanwhile
+    assert "alpha that" in pair.interims  # the held words stay in view meanwhile
 
 
 def test_held_words_are_printed_alone_once_the_speaker_has_finished() -> None:
     later = np.concatenate(
         [silence(0.5), synth_utterance(HELD), silence(3.0), synth_utterance(SECOND), silence(2)]
     )
-    pair = TurnPair(0.9, punctuate=True)
+    pair = TurnPair(0.9)
     assert pair.dictate(later).exit_code == 0
-    assert [p.item.text for p in pair.printed] == ["Alpha that.", "Charlie delta."]
+    assert [p.item.text for p in pair.printed] == ["alpha that", "charlie delta"]
     first = pair.printed[0]
     assert first.latency_ms is not None and 1300 <= first.latency_ms < 1300 + 200
 
 
 def test_the_hotkey_prints_held_words_at_once() -> None:
-    pair = TurnPair(0.9, punctuate=True)
+    pair = TurnPair(0.9)
     pair.do(pair.core.start())
     audio = np.concatenate([silence(0.5), synth_utterance(HELD), silence(0.7)])
     block = round(0.02 * RATE)
@@ -143,6 +143,6 @@ def test_the_hotkey_prints_held_words_at_once() -> None:
         pair.do(pair.core.audio(AudioBlock(chunk, start, pair.now)))
         pair.settle()
         pair.advance(len(chunk) / RATE)
-    assert pair.printed == [] and pair.core.lines.held_text(0) == "Alpha that."
+    assert pair.printed == [] and pair.core.lines.held_text(0) == "alpha that"
     pair.do(pair.core.finalize(pair.now))
-    assert [p.item.text for p in pair.printed] == ["Alpha that."]
+    assert [p.item.text for p in pair.printed] == ["alpha that"]

@@ -37,6 +37,10 @@ def test_join_text(held: str, text: str, joined: str) -> None:
         ("It was the", "turn", True),
         ("Tell me about,", "turn", True),  # a comma does not end a sentence either
         ("That ditch?", "turn", False),
+        ("Where are you from?", "turn", False),  # a question may end on one
+        ("Than he was.", "turn", False),  # "was." can end a sentence
+        ("So.", "turn", False),  # a one-word answer is never held
+        ("The.", "turn", False),
         ("Yes.", "turn", False),
         ("maybe", "turn", False),  # no sign either way: printed
         ("I went and fetched you from.", "vad", False),  # the ceiling or the timer ended it

@@ -55,6 +55,12 @@ BASE = TurnSettings(early_ms=150, threshold=0.5)
         ("Yes.", True),
         ("I went and fetched you from", False),
         ("I went and fetched you from.", False),  # a period after "from" is a guess, not an end
+        ("Where are you from?", True),  # a question may end on one
+        ("than he was.", True),  # "was" with a full stop can end a sentence
+        ("than he was", False),  # without one it is a thinking pause
+        ("Come in.", True),
+        ("It was the.", False),
+        ("the end of", False),
         ("in the", False),
         ("THE", False),
         ("cold hearted and", False),

@@ -4,16 +4,18 @@ Pure: no I/O, threads or clock reads; wall time comes in as ``now`` arguments.
 
 The smart turn policy ends an utterance on the model's word before the server's words are in,
 so it sometimes ends one at a thinking pause ("I went and fetched you from" ... "that ditch").
-The server's final text then shows the mistake: no English sentence ends on a hold word ("the",
-"of", "from", ...; :func:`vad_dictate.vad.turn.sounds_finished`). Such an utterance is held, not
-printed, and the next one on its channel is joined to it and printed as one line, the way it
-was said: the period the server put after the hold word is dropped, and the capital it gave the
+The server's final text then shows the mistake: no English statement ends on "the", "of",
+"from", ... even with the full stop the server puts after a finalized segment
+(:data:`vad_dictate.vad.turn.NEVER_LAST`, :func:`~vad_dictate.vad.turn.sounds_finished`). Such
+an utterance is held, not printed, and the next one on its channel is joined to it and printed
+as one line, the way it was said: the period the server put after the hold word is dropped, and the capital it gave the
 next word is lowered (not "I", "I'm", ... nor a word in capitals, such as "NASA").
 
 The rules, per channel:
 
-- An utterance ended by the turn policy (trigger ``turn``) whose text ends on a hold word is
-  held; every other one is printed at once, after any text held before it, joined to it.
+- An utterance of two words or more, ended by the turn policy (trigger ``turn``), whose text
+  cannot end a sentence is held. Every other one is printed at once, joined to any text held
+  before it. A one-word answer ("So.", "Not.") is never held.
 - Held text is printed on its own when no utterance of its channel is under way (``busy``) and
   ``release_s`` has passed since its last speech: the speaker had finished after all (the
   ceiling of silence, which always ends an utterance). It is printed as the server gave it.
@@ -72,7 +74,8 @@ class LineJoiner:
         elif held is not None:
             self._held[channel] = held  # nothing new was said: keep waiting
             return []
-        if item.info.trigger == "turn" and sounds_finished(item.text) is False:
+        cut = item.info.trigger == "turn" and sounds_finished(item.text) is False
+        if cut and len(item.text.split()) > 1:
             self._held[channel] = item
             return []
         return [item]

@@ -16,7 +16,8 @@ just after the last speech frame); "fresh" words have heard the audio up to the 
     s < early_ms                        -> wait (a breath, a stop consonant)
     fresh words end with a hold word    -> wait for the ceiling, and ask the model nothing:
                                            "the", "and", "of", "to", ... (or a comma) never
-                                           end a sentence
+                                           end a sentence; a full stop after "was" or "in"
+                                           can, and ? or ! after any word can
     fresh words end with . ? or !       -> EndTurn("words")
     s reaches early_ms                  -> AskModel, once per pause (if the model is there)
     model probability >= threshold      -> EndTurn("model")
@@ -38,7 +39,8 @@ TurnMode = Literal["smart", "silence"]
 TURN_MODES = ("smart", "silence")
 
 # Words after which an English sentence cannot end: articles, conjunctions, prepositions,
-# possessives, auxiliaries. A pause after them is a thinking pause.
+# possessives, auxiliaries. A pause after them is a thinking pause, unless the words go on to
+# say otherwise: a full stop after "was" or "in" can be right ("than he was.", "come in.").
 HOLD_WORDS = frozenset(
     (
         *("a", "an", "the", "and", "or", "but", "nor", "so", "yet", "of", "to", "from", "in"),
@@ -48,6 +50,16 @@ HOLD_WORDS = frozenset(
         *("our", "their", "this", "these", "those", "is", "are", "was", "were", "be", "been"),
         *("am", "will", "would", "shall", "should", "can", "could", "may", "might", "must"),
         *("do", "does", "did", "has", "have", "had", "not", "very", "such"),
+    )
+)
+# The hold words that end no statement even with a full stop after them: a server that puts
+# one there ("I went and fetched you from.") was made to finalize mid-phrase. A question may
+# still end on one ("Where are you from?").
+NEVER_LAST = frozenset(
+    (
+        *("a", "an", "the", "and", "or", "nor", "of", "from", "to", "into", "onto", "with"),
+        *("at", "for", "than", "if", "because", "although", "though", "whose", "my", "your"),
+        *("our", "their", "its"),
     )
 )
 FINAL_MARKS = (".", "?", "!")
@@ -92,11 +104,16 @@ def sounds_finished(text: str) -> bool | None:
     text = text.strip()
     if not text:
         return None
-    if text.endswith(",") or last_word(text) in HOLD_WORDS:
+    if text.endswith(","):
+        return False
+    if text.endswith(FINAL_MARKS[1:]):
+        return True
+    word = last_word(text)
+    if word in NEVER_LAST:
         return False
     if text.endswith(FINAL_MARKS):
         return True
-    return None
+    return False if word in HOLD_WORDS else None
 
 
 class TurnPolicy:
