@@ -8,8 +8,9 @@ The server's final text then shows the mistake: no English statement ends on "th
 "from", ... even with the full stop the server puts after a finalized segment
 (:data:`vad_dictate.vad.turn.NEVER_LAST`, :func:`~vad_dictate.vad.turn.sounds_finished`). Such
 an utterance is held, not printed, and the next one on its channel is joined to it and printed
-as one line, the way it was said: the period the server put after the hold word is dropped, and the capital it gave the
-next word is lowered (not "I", "I'm", ... nor a word in capitals, such as "NASA").
+as one line, the way it was said: the period the server put after the hold word is dropped,
+and the capital it gave the next word is lowered (not "I", "I'm", ... nor a word in capitals,
+such as "NASA").
 
 The rules, per channel:
 
