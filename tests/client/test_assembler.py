@@ -268,3 +268,26 @@ def test_timer_runs_once_the_server_has_passed_the_boundary() -> None:
     asm.on_final(final(0.0, 2.0, ("alpha", 0.2, 0.5)), now=0.5)  # reached, no ack
     asm.on_interim(InterimResult(0, 1, 2.0, 3.0, "bravo", ()), now=2.4)  # later progress
     assert [(c.text, c.outcome) for c in asm.tick(2.5)] == [("alpha", "timeout")]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "text"),
+    [
+        # The server's endpointing finalized a segment at a thinking pause and punctuated it
+        (("leisure", "to."), ("Consider", "it."), "leisure to consider it."),
+        (("leisure", "to"), ("I", "did."), "leisure to I did."),
+        # A finished sentence keeps its full stop, and the next its capital
+        (("He", "left."), ("Then", "we."), "He left. Then we."),
+        (("Where", "from?"), ("Paris", "hm."), "Where from? Paris hm."),
+    ],
+)
+def test_segments_cut_at_a_thinking_pause_read_as_one_sentence(
+    first: tuple[str, str], second: tuple[str, str], text: str
+) -> None:
+    asm = Assembler()
+    asm.finalize_sent(int(2.0 * RATE), info(1), now=10.0)
+    asm.on_final(final(0.0, 1.0, (first[0], 0.1, 0.3), (first[1], 0.4, 0.6), speech_final=True))
+    events = asm.on_final(
+        final(1.0, 1.0, (second[0], 1.1, 1.3), (second[1], 1.4, 1.6), from_finalize=True)
+    )
+    assert committed(events) == [(text, "ack", 1.0)]

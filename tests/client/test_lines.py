@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vad_dictate.client.assembler import Committed, UtteranceInfo
-from vad_dictate.client.lines import LineJoiner, join_text
+from vad_dictate.client.assembler import Committed, UtteranceInfo, join_text
+from vad_dictate.client.lines import LineJoiner
 
 
 def item(text: str, trigger: str = "turn", at: float = 1.0, channel: int = 0) -> Committed:
@@ -24,6 +24,9 @@ def item(text: str, trigger: str = "turn", at: float = 1.0, channel: int = 0) ->
         ("Because of", "I'm late.", "Because of I'm late."),
         ("Send it to", "", "Send it to"),
         ("", "Hello.", "Hello."),
+        ("It was over.", "Then we left.", "It was over. Then we left."),  # a sentence ended
+        ("Where are you from?", "Paris.", "Where are you from? Paris."),
+        ("than he was.", "He left.", "than he was. He left."),
     ],
 )
 def test_join_text(held: str, text: str, joined: str) -> None:

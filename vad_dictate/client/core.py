@@ -43,7 +43,6 @@ from vad_dictate.client import actions as act
 from vad_dictate.client.actions import Action, Transmit
 from vad_dictate.client.assembler import Assembler, AssemblerEvent, Committed, UtteranceInfo
 from vad_dictate.client.capture import CaptureCore, SessionOptions
-from vad_dictate.client.lines import join_text
 from vad_dictate.client.link import ConnectionPolicy, GiveUp, Verdict
 from vad_dictate.client.pipeline import SendAudio, SendFinalize
 from vad_dictate.client.wire import Wire
@@ -373,9 +372,7 @@ class ClientCore(CaptureCore):
     def _show(self, events: list[AssemblerEvent], now: float) -> None:
         for ev in events:
             if not isinstance(ev, Committed):
-                held = self.lines.held_text(ev.channel)
-                text = join_text(held, ev.text) if held and ev.text else held or ev.text
-                self._emit(act.ShowInterim(ev.channel, text))
+                self._emit(act.ShowInterim(ev.channel, self.lines.shown(ev.channel, ev.text)))
         self._commit([ev for ev in events if isinstance(ev, Committed)], now)
 
     def _commit(self, items: list[Committed], now: float) -> None:

@@ -8,9 +8,7 @@ The server's final text then shows the mistake: no English statement ends on "th
 "from", ... even with the full stop the server puts after a finalized segment
 (:data:`vad_dictate.vad.turn.NEVER_LAST`, :func:`~vad_dictate.vad.turn.sounds_finished`). Such
 an utterance is held, not printed, and the next one on its channel is joined to it and printed
-as one line, the way it was said: the period the server put after the hold word is dropped,
-and the capital it gave the next word is lowered (not "I", "I'm", ... nor a word in capitals,
-such as "NASA").
+as one line, the way it was said (:func:`~vad_dictate.client.assembler.join_text`).
 
 The rules, per channel:
 
@@ -27,28 +25,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vad_dictate.client.assembler import Committed
+from vad_dictate.client.assembler import Committed, join_text
 from vad_dictate.vad.turn import sounds_finished
-
-_UPPER_KEEPS = frozenset(("I", "I'm", "I've", "I'll", "I'd"))
-_SENTENCE_MARKS = ".?!"
-
-
-def join_text(held: str, text: str) -> str:
-    """``held`` (ending on a hold word) continued by ``text``, as one sentence."""
-    held = held.rstrip()
-    if not held:
-        return text
-    if held.endswith(tuple(_SENTENCE_MARKS)):
-        held = held[:-1]
-    words = text.split(maxsplit=1)
-    if not words:
-        return held
-    first = words[0]
-    bare = first.rstrip(".,;:?!\"')")
-    if bare not in _UPPER_KEEPS and not bare.isupper() and first[:1].isupper():
-        words[0] = first[:1].lower() + first[1:]
-    return held + " " + " ".join(words)
 
 
 class LineJoiner:
@@ -63,6 +41,10 @@ class LineJoiner:
         """The text waiting on ``channel`` ("" if none)."""
         item = self._held.get(channel)
         return item.text if item else ""
+
+    def shown(self, channel: int, partial: str) -> str:
+        """What the live view shows for ``channel``: its held text, then the words so far."""
+        return join_text(self.held_text(channel), partial)
 
     def add(self, item: Committed) -> list[Committed]:
         """A committed utterance: what to print now (maybe nothing, maybe a joined line)."""
