@@ -22,18 +22,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vad_dictate.client.actions import Connect
 from vad_dictate.deepgram import retry
 
 HEALTHY_S = 30.0  # a connection that lived this long was no failure, whatever ended it
 BACKOFF_CAP_S = 10.0  # the longest wait between attempts to reach the server
 LOST_CAP_S = 2.0  # the longest wait after a connection that opened: the server is there
-
-
-@dataclass(frozen=True, slots=True)
-class Retry:
-    """Reconnect after ``delay`` seconds."""
-
-    delay: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +37,7 @@ class GiveUp:
     outage_s: float
 
 
-Verdict = Retry | GiveUp
+Verdict = Connect | GiveUp  # Connect: reconnect after its ``delay``
 
 
 class ConnectionPolicy:
@@ -90,7 +84,7 @@ class ConnectionPolicy:
             return GiveUp(now - self.down_since)
         return self._next(jitter, cap)
 
-    def _next(self, jitter: float, cap: float = BACKOFF_CAP_S) -> Retry:
+    def _next(self, jitter: float, cap: float = BACKOFF_CAP_S) -> Connect:
         delay = retry.backoff_delay(self.attempt, jitter, cap)
         self.attempt += 1
-        return Retry(delay)
+        return Connect(delay)
