@@ -7,11 +7,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.pair import Pair
 from tests.tones import track
-from vad_dictate.deepgram.protocol import ConnectOptions, query_params
+from vad_dictate.deepgram.protocol import (
+    ConnectOptions,
+    SpeechStarted,
+    UtteranceEnd,
+    parse_server_message,
+    query_params,
+)
 from vad_dictate.engines.tone import ToneEngine
 from vad_dictate.server.channel import ChannelStream, Segment
 from vad_dictate.server.session import Close, Note, ServerSession, parse_params
@@ -110,3 +117,22 @@ def test_a_whole_session_in_memory() -> None:
     assert finish.exit_code == 0
     assert pair.lines() == [" ".join(u) for u in expected]
     assert pair.connections == 1 and pair.notices == []
+
+
+def test_vad_events_are_the_wire_events_of_their_channel() -> None:
+    """SpeechStarted and UtteranceEnd leave the server as the client's parser reads them back,
+    each with the channel it was heard on."""
+    tone = track([["kilo", "lima"]], lead_s=0.5, tail_s=1.5)
+    stereo = np.stack([np.zeros_like(tone.samples), tone.samples], axis=1)  # speech on 1 only
+    opts = ConnectOptions(channels=2, endpointing=300, vad_events=True, utterance_end_ms=1000)
+    server = ServerSession(parse_params(query(opts)), ToneEngine(), "req-2", "2026-01-01T00:00Z")
+    outs: list[Any] = []
+    for pos in range(0, len(stereo), 1600):  # 100 ms messages
+        outs += server.receive_bytes(stereo[pos : pos + 1600].tobytes())
+    events = [parse_server_message(o) for o in outs if isinstance(o, str)]
+    vad = [e for e in events if isinstance(e, SpeechStarted | UtteranceEnd)]
+    assert [(type(e), e.channel) for e in vad] == [(SpeechStarted, 1), (UtteranceEnd, 1)]
+    start, end = vad[0], vad[1]
+    assert isinstance(start, SpeechStarted) and isinstance(end, UtteranceEnd)
+    assert start.timestamp == pytest.approx(tone.words[0].start, abs=0.06)
+    assert end.last_word_end == pytest.approx(tone.words[-1].end, abs=0.06)

@@ -19,6 +19,7 @@ import webrtcvad
 
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.audio.resample import StreamResampler
+from vad_dictate.deepgram.protocol import SpeechStarted, UtteranceEnd
 from vad_dictate.engines.base import RecognizedWord, Recognizer, RecognizerOptions
 
 
@@ -34,21 +35,9 @@ class Segment:
     from_finalize: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class VoiceOnset:
-    """The server VAD heard speech begin at ``at`` seconds."""
-
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class UttEnd:
-    """No word for ``utterance_end_ms`` after the word that ended at ``last_word_end``."""
-
-    last_word_end: float
-
-
-StreamEvent = Segment | VoiceOnset | UttEnd
+# SpeechStarted: the server VAD heard speech begin; UtteranceEnd: no word for
+# ``utterance_end_ms`` after the word that ended at ``last_word_end``.
+StreamEvent = Segment | SpeechStarted | UtteranceEnd
 GateEvent = Literal["start", "pause", "resume", "end"]
 PAUSE_MS = 150  # silence after which a recognizer may start decoding the utterance
 
@@ -118,8 +107,10 @@ class ChannelStream:
         endpointing_ms: int | None,
         interim: bool,
         utterance_end_ms: int | None,
+        channel: int = 0,
     ) -> None:
         self._rec = recognizer
+        self._channel = channel  # the index its events carry
         self._resampler = StreamResampler(src_rate, engine_rate)
         self._src_rate, self._rate = src_rate, engine_rate
         # Without endpointing the VAD still needs a pause to re-arm SpeechStarted.
@@ -176,7 +167,7 @@ class ChannelStream:
         base, cursor = self._fed, 0
         for pos, event in self._gate.push(x):
             if event == "start":
-                out.append(VoiceOnset(pos / self._rate))
+                out.append(SpeechStarted(self._channel, pos / self._rate))
             elif event == "resume":
                 self._rec.resume()
             elif event == "pause":
@@ -244,7 +235,7 @@ class ChannelStream:
         if self.now - self._last_word_end < limit:
             return []
         self._reported_end = self._last_word_end
-        return [UttEnd(self._last_word_end)]
+        return [UtteranceEnd(self._channel, self._last_word_end)]
 
     def _note(self, words: Sequence[RecognizedWord]) -> None:
         for w in words:

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from vad_dictate import __version__
+from vad_dictate.deepgram.protocol import SpeechStarted, UtteranceEnd
 from vad_dictate.engines.base import Engine, RecognizedWord, RecognizerOptions
-from vad_dictate.server.channel import ChannelStream, Segment, StreamEvent, UttEnd, VoiceOnset
+from vad_dictate.server.channel import ChannelStream, Segment, StreamEvent
 from vad_dictate.server.configure import configure
 from vad_dictate.server.params import ParamError as ParamError
 from vad_dictate.server.params import StreamParams, format_problem
@@ -178,8 +179,9 @@ class ServerSession:
                 endpointing_ms=self.params.endpointing_ms,
                 interim=self.params.interim_results,
                 utterance_end_ms=self.params.utterance_end_ms,
+                channel=i,
             )
-            for _ in range(count)
+            for i in range(count)
         ]
 
     def _decode(self, data: bytes) -> list[ServerOutput]:
@@ -254,21 +256,13 @@ class ServerSession:
         for ev in events:
             if isinstance(ev, Segment):
                 out.append(_dumps(self._results(pair, ev)))
-            elif isinstance(ev, VoiceOnset):
+            elif isinstance(ev, SpeechStarted):
                 if self.params.vad_events:
-                    out.append(
-                        _dumps({"type": "SpeechStarted", "channel": pair, "timestamp": _t(ev.at)})
-                    )
-            elif isinstance(ev, UttEnd):
-                out.append(
-                    _dumps(
-                        {
-                            "type": "UtteranceEnd",
-                            "channel": pair,
-                            "last_word_end": _t(ev.last_word_end),
-                        }
-                    )
-                )
+                    at = _t(ev.timestamp)
+                    out.append(_dumps({"type": "SpeechStarted", "channel": pair, "timestamp": at}))
+            elif isinstance(ev, UtteranceEnd):
+                end = _t(ev.last_word_end)
+                out.append(_dumps({"type": "UtteranceEnd", "channel": pair, "last_word_end": end}))
         return out
 
     def _results(self, pair: list[int], seg: Segment) -> dict[str, Any]:
