@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vad_dictate.client.assembler import Assembler, Committed, Partial, UtteranceInfo
+from vad_dictate.client.assembler import Assembler, Committed, ShowInterim, UtteranceInfo
 from vad_dictate.deepgram.protocol import FinalResult, InterimResult, Word
 
 RATE = 16000
@@ -32,7 +32,7 @@ def info(n: int, channel: int = 0) -> UtteranceInfo:
     return UtteranceInfo(channel, float(n), n + 0.5, "vad", 100.0 + n)
 
 
-def committed(events: list[Committed | Partial]) -> list[tuple[str, str, float]]:
+def committed(events: list[Committed | ShowInterim]) -> list[tuple[str, str, float]]:
     """Committed utterances that would be printed (empty ones are not)."""
     return [
         (e.text, e.outcome, e.info.start) for e in events if isinstance(e, Committed) and e.text
@@ -149,14 +149,14 @@ def test_late_words_after_timeout_are_kept_not_lost() -> None:
 def test_interim_replaces_never_appends() -> None:
     asm = Assembler()
     out = asm.on_interim(InterimResult(0, 1, 0.0, 1.0, "alpha", ()))
-    assert out == [Partial(0, "alpha")]
+    assert out == [ShowInterim(0, "alpha")]
     out = asm.on_interim(InterimResult(0, 1, 0.0, 2.0, "alpha bravo", ()))
-    assert out == [Partial(0, "alpha bravo")]
+    assert out == [ShowInterim(0, "alpha bravo")]
     assert asm.on_interim(InterimResult(0, 1, 0.0, 1.5, "stale", ())) == []
     out = asm.on_final(final(0.0, 2.0, ("alpha", 0.2, 0.5), ("bravo", 1.0, 1.4)))
-    assert out[-1] == Partial(0, "alpha bravo")
+    assert out[-1] == ShowInterim(0, "alpha bravo")
     out = asm.on_interim(InterimResult(0, 1, 2.0, 1.0, "charlie", ()))
-    assert out == [Partial(0, "alpha bravo charlie")]
+    assert out == [ShowInterim(0, "alpha bravo charlie")]
 
 
 def test_multichannel_ack_commits_only_its_channel() -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from vad_dictate.client.assembler import Committed
+from vad_dictate.client.assembler import ShowInterim as ShowInterim  # also an action
 from vad_dictate.client.pipeline import Outgoing, ScoreTurn
 from vad_dictate.errors import VadDictateError
 
@@ -37,14 +38,6 @@ class Print:
 
     item: Committed
     latency_ms: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class ShowInterim:
-    """The channel's unfinished text changed (finals held so far plus the interim)."""
-
-    channel: int
-    text: str
 
 
 @dataclass(frozen=True, slots=True)

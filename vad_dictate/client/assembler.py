@@ -67,14 +67,17 @@ class Committed:
 
 
 @dataclass(frozen=True, slots=True)
-class Partial:
-    """The channel's not-yet-committed text changed (finals so far plus the interim)."""
+class ShowInterim:
+    """The channel's not-yet-committed text changed (finals so far plus the interim).
+
+    Also the client core's action (it adds the lines it still holds to ``text``).
+    """
 
     channel: int
     text: str
 
 
-AssemblerEvent = Committed | Partial
+AssemblerEvent = Committed | ShowInterim
 
 
 @dataclass(slots=True)
@@ -191,7 +194,7 @@ class Assembler:
         if ch is None or end <= ch.committed_upto or end < ch.interim_end:
             return []  # stale: an older restatement or a span already committed
         ch.interim, ch.interim_end = " ".join(result.transcript.split()), end
-        return [Partial(result.channel, self._partial_text(ch))]
+        return [ShowInterim(result.channel, self._partial_text(ch))]
 
     def on_final(self, result: FinalResult, now: float | None = None) -> list[AssemblerEvent]:
         """Take a final result received at ``now``; return the utterances it completes."""
@@ -218,7 +221,7 @@ class Assembler:
             if acked and now is not None:
                 ch.last_commit_at = now
             events.extend(acked)
-        events.append(Partial(result.channel, self._partial_text(ch)))
+        events.append(ShowInterim(result.channel, self._partial_text(ch)))
         return events
 
     def tick(self, now: float) -> list[Committed]:
