@@ -99,9 +99,7 @@ class LiveView(StatusView):
 
     def message(self, text: str) -> None:
         """Print a line above the status line."""
-        self._clear()
-        self._err.write(text + "\n")
-        self._err.flush()
+        super().message(text)
         self._draw()
 
     def interim(self, channel: int, text: str) -> None:
