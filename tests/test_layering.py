@@ -28,6 +28,7 @@ PURE = (
     "client/assembler.py",
     "client/actions.py",
     "client/capture.py",
+    "client/lines.py",
     "client/core.py",
     "client/link.py",
     "client/wire.py",
