@@ -9,11 +9,17 @@ utterance the VAD ends, the overhead is
     (end of the block that returned the Finalize) + (time that push took)
         - (true end of speech + silence_ms)
 
-so it counts what the detector adds (the last frame called speech ends after the true end,
-silence counted in whole frames), the wait for the capture block that completes the deciding
-frame, and the client's own processing; not the network or the server. The LibriVox ends are
-forced alignments, so their column also holds the aligner's and the level rule's disagreement
-about where a fading word ends (negative: the VAD ended early, as README's quality table says).
+so it counts what the detector adds (where it puts the end of speech against the true end, and
+the rounding of silence_ms to a frame boundary), the wait for the capture block that completes
+the deciding frame, and the client's own processing; not the network or the server. The
+LibriVox ends are forced alignments, so their rows also hold the aligner's and the level rule's
+disagreement about where a fading word ends (negative: the VAD ended early, as README's quality
+table says).
+
+Each frame length runs twice: "sub-frame" is the endpointer as it is (speech ends at the last
+5 ms sub-block above the level rules; the frame boundary nearest the end + silence_ms ends the
+utterance), "frame ends" the rule before it (:class:`FrameEnds`: speech ends at the end of the
+last speech frame; silence_ms rounded up to whole frames).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from benchmarks.latency import tone_script
 from tests.clips import RATE, colored_noise, corpus, to_int16
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.client.pipeline import Pipeline, PipelineSettings, SendFinalize
-from vad_dictate.vad.endpointer import EndpointerSettings
+from vad_dictate.vad.endpointer import Endpointer, EndpointerSettings
 
 BLOCK = RATE * 20 // 1000  # MicSource's block
 ROOM_DB = 45
@@ -42,9 +48,25 @@ def with_room(audio: Int16Array, seed: int) -> Int16Array:
     return to_int16(audio + room)
 
 
-def overheads(audio: Int16Array, ends: Sequence[int], settings: EndpointerSettings) -> list[float]:
+class FrameEnds(Endpointer):
+    """The rule before sub-frame ends, for comparison: speech ends at the last speech frame's
+    end, and the utterance once silence_ms rounded up to whole frames has passed since."""
+
+    def _speech_end(self, frame_start: int) -> int:
+        return frame_start
+
+    def _silence_over(self) -> bool:
+        frames = -(-self.settings.silence_ms // self.settings.frame_ms)
+        return self._seen - self._last_speech >= frames * self._frame
+
+
+def overheads(
+    audio: Int16Array, ends: Sequence[int], settings: EndpointerSettings, old: bool = False
+) -> list[float]:
     """Overhead (ms) of each utterance the VAD ended within 300 ms of a true end + silence_ms."""
     pipeline = Pipeline(settings, PipelineSettings(), 1, RATE)
+    if old:
+        pipeline.endpointers = [FrameEnds(settings, RATE)]
     wait = RATE * settings.silence_ms // 1000
     out = []
     for pos in range(0, len(audio) - BLOCK + 1, BLOCK):
@@ -69,7 +91,7 @@ def row(name: str, values: Sequence[float], total: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Print the table: tone and LibriVox, each VAD frame length."""
+    """Print the table: tone and LibriVox, each VAD frame length, both end rules."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.end_timing", description=__doc__)
     p.add_argument("--utterances", type=int, default=60, help="tone utterances")
     p.add_argument("--rounds", type=int, default=4, help="passes over the five LibriVox clips")
@@ -87,9 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     for frame_ms in (30, 20, 10):
         settings = replace(EndpointerSettings(), frame_ms=frame_ms, silence_ms=args.silence_ms)
-        for name, audio, ends in (("tone", tone, tone_ends), ("LibriVox", libri, libri_ends)):
-            values = overheads(audio, ends, settings)
-            lines.append(row(f"{name}, {frame_ms} ms", values, len(ends)))
+        for old in (True, False):
+            rule = "frame ends" if old else "sub-frame"
+            for name, audio, ends in (("tone", tone, tone_ends), ("LibriVox", libri, libri_ends)):
+                values = overheads(audio, ends, settings, old)
+                lines.append(row(f"{name}, {frame_ms} ms, {rule}", values, len(ends)))
     print("\n".join(lines))
     return 0
 

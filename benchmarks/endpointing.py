@@ -19,6 +19,10 @@ Scoring (``tests/clips.py``, the same definitions as tests/vad/test_endpointing_
 - boundary error: onset minus .lab start, and end minus (.lab end + silence_ms), of matches.
 - cut words: aligned words not wholly inside one utterance's streamed span [start, end].
 - false utterances per minute: utterances confirmed in noise alone, at the 10 dB SNR level.
+
+"webrtcvad + noise floor, frame ends" is the default VAD under the end rule before sub-frame
+ends (``benchmarks.end_timing.FrameEnds``): speech ends at the end of its last frame and the
+utterance once silence_ms rounded up to whole frames has passed.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
+from benchmarks.end_timing import FrameEnds
 from tests.clips import (
     NOISES,
     RATE,
@@ -39,7 +44,9 @@ from tests.clips import (
     score,
     speech_rms,
 )
-from vad_dictate.vad.endpointer import EndpointerSettings
+from vad_dictate.vad.endpointer import Endpointer, EndpointerSettings
+
+Kind = type[Endpointer]
 
 
 def _span(values: Sequence[float]) -> str:
@@ -48,15 +55,19 @@ def _span(values: Sequence[float]) -> str:
     return f"{min(values):+.0f} .. {max(values):+.0f}"
 
 
-def engines(settings: EndpointerSettings) -> list[tuple[str, EndpointerSettings]]:
-    """The VADs compared: plain webrtcvad, webrtcvad + loudness rules, Silero if installed."""
-    out = [
-        ("webrtcvad alone", replace(settings, snr_db=0, drop_db=0)),
-        ("webrtcvad + noise floor", replace(settings, engine="webrtcvad")),
+def engines(settings: EndpointerSettings) -> list[tuple[str, EndpointerSettings, Kind]]:
+    """The VADs compared: plain webrtcvad, webrtcvad + loudness rules (also under the frame-end
+    rule), Silero if installed."""
+    webrtc = replace(settings, engine="webrtcvad")
+    out: list[tuple[str, EndpointerSettings, Kind]] = [
+        ("webrtcvad alone", replace(settings, snr_db=0, drop_db=0), Endpointer),
+        ("webrtcvad + noise floor", webrtc, Endpointer),
+        ("webrtcvad + noise floor, frame ends", webrtc, FrameEnds),
     ]
     if silero_available():
-        out.append(("silero alone", replace(settings, engine="silero", snr_db=0, drop_db=0)))
-        out.append(("silero + noise floor", replace(settings, engine="silero")))
+        plain = replace(settings, engine="silero", snr_db=0, drop_db=0)
+        out.append(("silero alone", plain, Endpointer))
+        out.append(("silero + noise floor", replace(settings, engine="silero"), Endpointer))
     return out
 
 
@@ -71,7 +82,7 @@ def silero_available() -> bool:
     return True
 
 
-def rows(name: str, settings: EndpointerSettings, clean: Corpus) -> list[str]:
+def rows(name: str, settings: EndpointerSettings, clean: Corpus, rule: Kind) -> list[str]:
     """Table rows of one VAD: every mixed condition, then noise alone."""
     level = speech_rms(clean) / 10 ** (10 / 20)
     out = []
@@ -80,7 +91,7 @@ def rows(name: str, settings: EndpointerSettings, clean: Corpus) -> list[str]:
     for label, kind, snr in conditions:
         c = clean if kind is None else mix(clean, kind, snr)
         t0 = time.perf_counter()
-        ends = run(c.audio, settings)
+        ends = run(c.audio, settings, rule)
         frames = len(c.audio) / RATE * 1000 / settings.frame_ms
         us = (time.perf_counter() - t0) / frames * 1e6
         s, tight = score(ends, c, settings), score(ends, c, settings, 100)
@@ -89,9 +100,9 @@ def rows(name: str, settings: EndpointerSettings, clean: Corpus) -> list[str]:
             f"{s.matched}/{s.detected}/{s.sentences} | {_span(s.onset_errors_ms)} | "
             f"{_span(s.end_errors_ms)} | {s.cut_words} | - | {us:.0f} |"
         )
-    for kind in NOISES:
-        fpm = false_per_minute(kind, level, settings)
-        out.append(f"| {name} | {kind} noise alone | - | - | - | - | - | - | {fpm:.0f} | - |")
+    for noise in NOISES:
+        fpm = false_per_minute(noise, level, settings, rule)
+        out.append(f"| {name} | {noise} noise alone | - | - | - | - | - | - | {fpm:.0f} | - |")
     return out
 
 
@@ -103,7 +114,7 @@ def table(settings: EndpointerSettings, rounds: int) -> str:
         "end error ms | cut words | false utt./min | µs/frame |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    body = [row for name, s in engines(settings) for row in rows(name, s, clean)]
+    body = [row for name, s, rule in engines(settings) for row in rows(name, s, clean, rule)]
     return "\n".join(head + body)
 
 

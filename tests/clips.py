@@ -131,17 +131,18 @@ def mix(c: Corpus, kind: str, snr_db: float, seed: int = 5) -> Corpus:
     return replace(c, audio=to_int16(noisy))
 
 
-def run(audio: Int16Array, settings: EndpointerSettings) -> list[SpeechEnd]:
+def run(
+    audio: Int16Array, settings: EndpointerSettings, kind: type[Endpointer] = Endpointer
+) -> list[SpeechEnd]:
     """Every utterance the endpointer finds in ``audio`` (the last one forced to end)."""
-    ep = Endpointer(settings)
+    ep = kind(settings)
     events = ep.process(audio) + ep.force_end()
     return [ev for ev in events if isinstance(ev, SpeechEnd)]
 
 
 def silence_samples(settings: EndpointerSettings) -> int:
-    """silence_ms rounded up to whole frames, in samples."""
-    frames = -(-settings.silence_ms // settings.frame_ms)
-    return frames * RATE * settings.frame_ms // 1000
+    """silence_ms in samples (the endpointer ends at the frame boundary nearest it)."""
+    return RATE * settings.silence_ms // 1000
 
 
 def score(
@@ -167,7 +168,12 @@ def score(
     return Score(len(ends), len(onsets), len(c.sentences), onsets, ends_ms, cut)
 
 
-def false_per_minute(kind: str, level_rms: float, settings: EndpointerSettings) -> float:
+def false_per_minute(
+    kind: str,
+    level_rms: float,
+    settings: EndpointerSettings,
+    endpointer: type[Endpointer] = Endpointer,
+) -> float:
     """Utterances found in 60 s of noise alone at ``level_rms``."""
     noise = to_int16(colored_noise(kind, 60 * RATE, seed=9) * level_rms)
-    return float(len(run(noise, settings)))
+    return float(len(run(noise, settings, endpointer)))

@@ -167,18 +167,16 @@ class FaultProxy:
                     return
 
     def _due(self, is_finalize: bool) -> list[Fault]:
-        due = [
-            f
-            for f in self.faults
-            if not f.server_messages
-            and (
+        # One fault a message: the first may close the connection, so a second one due at
+        # the same message waits for the next message it applies to (it was lost before).
+        for f in self.faults:
+            if not f.server_messages and (
                 (f.after_finalize and is_finalize and f.at <= self.finalizes)
                 or (not f.after_finalize and f.at <= self.client_messages)
-            )
-        ]
-        for f in due:
-            self.faults.remove(f)
-        return due
+            ):
+                self.faults.remove(f)
+                return [f]
+        return []
 
     async def _fire(self, fault: Fault, client: ServerConnection, stalled: asyncio.Event) -> bool:
         """Apply ``fault``; True when the connection is gone."""

@@ -58,10 +58,13 @@ def test_the_model_is_asked_once_per_pause_with_the_utterance_audio() -> None:
     [fin] = r.finals()  # no answer came: the ceiling ended it
     assert len(r.requests) == 1
     assert request.channel == 0
-    assert at - fin.speech.last_speech == 5 * BLOCK  # the first frame 150 ms into the pause
+    # The first frame 150 ms into the pause: speech ended one 5 ms sub-block before the end
+    # of its last frame (the end of the tone's fade lies under the level rules).
+    assert at - fin.speech.last_speech == 5 * BLOCK + 80
     assert np.array_equal(request.audio, AUDIO[fin.speech.start : at, 0])
     assert fin.speech.trigger == "vad"
-    assert fin.speech.end - fin.speech.last_speech == RATE * SMART.ceiling_ms // 1000 + 320
+    # The frame boundary nearest last_speech + ceiling_ms.
+    assert fin.speech.end - fin.speech.last_speech == RATE * SMART.ceiling_ms // 1000 - 80
 
 
 def test_a_confident_answer_finalizes_at_once() -> None:
@@ -118,7 +121,8 @@ def test_silence_mode_is_the_timer() -> None:
     r.push_until(len(AUDIO))
     [fin] = r.finals()
     assert r.requests == []
-    assert fin.speech.end - fin.speech.last_speech == RATE * EP.silence_ms // 1000 + 320
+    # The frame boundary nearest last_speech + silence_ms.
+    assert fin.speech.end - fin.speech.last_speech == RATE * EP.silence_ms // 1000 - 80
 
 
 def test_hotkey_still_finalizes_at_once() -> None:

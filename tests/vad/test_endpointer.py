@@ -5,8 +5,10 @@ ramps, peak -10 dBFS) that webrtcvad calls speech, and digital silence. At the d
 with 30 ms frames webrtcvad reports a tone of k whole frames as k + 3 speech frames (its own
 hangover; k + 2 when k <= 6), pinned by ``test_tone_fixture_vad_pattern``. The endpointer
 calls those hangover frames silence (digital silence is at the noise floor and 30 dB below
-the tone), so its speech is exactly the tone's frames. Sample indices below are written as
-``f(n)``: the first sample of 30 ms frame n at 16 kHz.
+the tone), so its speech is exactly the tone's frames. Inside the last of them speech ends
+one 5 ms sub-block before the tone's last sample: the last 5 ms of the fade lie more than
+drop_db under the tone's peak (``end(n)``). Sample indices below are written as ``f(n)``: the
+first sample of 30 ms frame n at 16 kHz.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy.typing as npt
 import pytest
 import webrtcvad
 
-from tests.clips import lab, load
+from tests.clips import colored_noise, lab, load, to_int16
 from vad_dictate.errors import ConfigError
 from vad_dictate.vad.endpointer import (
     Dropped,
@@ -43,6 +45,14 @@ CLIPS = sorted(p.stem for p in DATA.glob("*.wav"))
 def f(n: int) -> int:
     """First sample of 30 ms frame ``n``."""
     return n * FRAME
+
+
+SUB = 80  # 5 ms: the resolution of the end of speech inside a frame
+
+
+def end(n: int) -> int:
+    """Where speech ends in a tone whose last sample is f(n) - 1: one sub-block before it."""
+    return f(n) - SUB
 
 
 def tone(ms: int, f0: float = 150.0, rate: int = RATE) -> Int16Array:
@@ -118,8 +128,9 @@ def test_states_follow_the_rules() -> None:
         (State.SILENCE, 20),
         (State.ONSET, 2),  # frames 20-21: 3 speech frames needed for 90 ms
         (State.SPEECH, 18),  # frames 22-39
-        (State.HANGOVER, 23),  # frames 40-62
-        (State.SILENCE, 27),  # frame 63 is the 24th non-speech frame (ceil(700/30))
+        (State.HANGOVER, 22),  # frames 40-61
+        # Frame 62 ends at f(63), the frame boundary nearest end(40) + 700 ms (23.2 frames).
+        (State.SILENCE, 28),
     ]
     onset_300 = replace(DEFAULT, onset_ms=300)  # needs 10 speech frames among 20
     assert states(cat(sil(600), tone(60), sil(1500)), onset_300) == [
@@ -130,7 +141,7 @@ def test_states_follow_the_rules() -> None:
     assert states(ONE, replace(DEFAULT, onset_ms=10))[:3] == [
         (State.SILENCE, 20),
         (State.SPEECH, 20),
-        (State.HANGOVER, 23),
+        (State.HANGOVER, 22),
     ]
 
 
@@ -141,7 +152,8 @@ CASES: list[tuple[str, Int16Array, EndpointerSettings, list[tuple[int, EndpointE
         DEFAULT,
         [
             (f(29), SpeechStart(f(20) - 6400, f(20))),  # 9 frames = 270 ms >= 250 ms
-            (f(64), SpeechEnd(f(20) - 6400, f(20), f(40), f(64), "vad")),  # 24 frames later
+            # The frame boundary nearest end(40) + 700 ms = f(63) + 160.
+            (f(63), SpeechEnd(f(20) - 6400, f(20), end(40), f(63), "vad")),
         ],
     ),
     (
@@ -150,7 +162,7 @@ CASES: list[tuple[str, Int16Array, EndpointerSettings, list[tuple[int, EndpointE
         DEFAULT,
         [
             (f(14), SpeechStart(0, f(5))),
-            (f(49), SpeechEnd(0, f(5), f(25), f(49), "vad")),
+            (f(48), SpeechEnd(0, f(5), end(25), f(48), "vad")),
         ],
     ),
     (
@@ -159,9 +171,9 @@ CASES: list[tuple[str, Int16Array, EndpointerSettings, list[tuple[int, EndpointE
         DEFAULT,
         [
             (f(29), SpeechStart(3200, f(20))),
-            (f(64), SpeechEnd(3200, f(20), f(40), f(64), "vad")),
-            (f(79), SpeechStart(f(64), f(70))),
-            (f(114), SpeechEnd(f(64), f(70), f(90), f(114), "vad")),
+            (f(63), SpeechEnd(3200, f(20), end(40), f(63), "vad")),
+            (f(79), SpeechStart(f(63), f(70))),
+            (f(113), SpeechEnd(f(63), f(70), end(90), f(113), "vad")),
         ],
     ),
     (
@@ -170,7 +182,7 @@ CASES: list[tuple[str, Int16Array, EndpointerSettings, list[tuple[int, EndpointE
         replace(DEFAULT, preroll_ms=0),
         [
             (f(29), SpeechStart(f(20), f(20))),
-            (f(64), SpeechEnd(f(20), f(20), f(40), f(64), "vad")),
+            (f(63), SpeechEnd(f(20), f(20), end(40), f(63), "vad")),
         ],
     ),
     (
@@ -179,7 +191,7 @@ CASES: list[tuple[str, Int16Array, EndpointerSettings, list[tuple[int, EndpointE
         DEFAULT,
         [
             (f(34), SpeechStart(3200, f(20))),  # 10 quiet frames after its last speech frame
-            (f(48), SpeechEnd(3200, f(20), f(24), f(48), "vad")),
+            (f(47), SpeechEnd(3200, f(20), end(24), f(47), "vad")),
         ],
     ),
     (
@@ -187,9 +199,9 @@ CASES: list[tuple[str, Int16Array, EndpointerSettings, list[tuple[int, EndpointE
         cat(sil(600), tone(120), sil(150), tone(600), sil(1500)),
         DEFAULT,
         [
-            (f(30), Dropped(f(20), f(24))),
+            (f(30), Dropped(f(20), end(24))),
             (f(38), SpeechStart(3200, f(29))),  # streamed from the lead-in's pre-roll
-            (f(73), SpeechEnd(3200, f(29), f(49), f(73), "vad")),
+            (f(72), SpeechEnd(3200, f(29), end(49), f(72), "vad")),
         ],
     ),
     (
@@ -198,7 +210,7 @@ CASES: list[tuple[str, Int16Array, EndpointerSettings, list[tuple[int, EndpointE
         replace(DEFAULT, min_utterance_ms=0),
         [
             (f(23), SpeechStart(3200, f(20))),  # frame 22 completes the onset
-            (f(48), SpeechEnd(3200, f(20), f(24), f(48), "vad")),
+            (f(47), SpeechEnd(3200, f(20), end(24), f(47), "vad")),
         ],
     ),
     (
@@ -207,16 +219,16 @@ CASES: list[tuple[str, Int16Array, EndpointerSettings, list[tuple[int, EndpointE
         DEFAULT,
         [
             (f(29), SpeechStart(3200, f(20))),
-            (f(94), SpeechEnd(3200, f(20), f(70), f(94), "vad")),
+            (f(93), SpeechEnd(3200, f(20), end(70), f(93), "vad")),
         ],
     ),
     (
-        "silence_ms 100 ends after 4 frames",
+        "silence_ms 100 ends at the frame boundary nearest end(40) + 100 ms (3.2 frames)",
         ONE,
         replace(DEFAULT, silence_ms=100),
         [
             (f(29), SpeechStart(3200, f(20))),
-            (f(44), SpeechEnd(3200, f(20), f(40), f(44), "vad")),
+            (f(43), SpeechEnd(3200, f(20), end(40), f(43), "vad")),
         ],
     ),
     (
@@ -227,7 +239,7 @@ CASES: list[tuple[str, Int16Array, EndpointerSettings, list[tuple[int, EndpointE
             (f(29), SpeechStart(3200, f(20))),
             (f(60), SpeechEnd(3200, f(20), f(60), f(60), "max_length")),
             (f(69), SpeechStart(f(60), f(60))),
-            (f(94), SpeechEnd(f(60), f(60), f(70), f(94), "vad")),
+            (f(93), SpeechEnd(f(60), f(60), end(70), f(93), "vad")),
         ],
     ),
     (
@@ -236,7 +248,7 @@ CASES: list[tuple[str, Int16Array, EndpointerSettings, list[tuple[int, EndpointE
         replace(DEFAULT, max_utterance_ms=1000),  # 16000 samples: frame 53 reaches it
         [
             (f(29), SpeechStart(3200, f(20))),
-            (f(54), SpeechEnd(3200, f(20), f(40), f(54), "max_length")),
+            (f(54), SpeechEnd(3200, f(20), end(40), f(54), "max_length")),
         ],
     ),
     (
@@ -246,7 +258,7 @@ CASES: list[tuple[str, Int16Array, EndpointerSettings, list[tuple[int, EndpointE
         [
             (f(29), SpeechStart(3200, f(20))),
             (f(54), SpeechEnd(3200, f(20), f(54), f(54), "max_length")),
-            (f(58), Dropped(f(54), f(54))),
+            (f(58), Dropped(f(54), f(54))),  # not before the split: the onset
         ],
     ),
 ]
@@ -259,6 +271,61 @@ def test_exact_events(
     audio: Int16Array, settings: EndpointerSettings, expected: list[tuple[int, EndpointEvent]]
 ) -> None:
     assert timeline(audio, settings) == expected
+
+
+# A tone from f(20) whose last sample is f(20) + 16 * ms - 1, ending anywhere inside a frame:
+# (frame_ms, tone ms, in brown noise 30 dB under the tone, last_speech - the tone's end, end).
+# Speech ends within one 5 ms sub-block of the tone's end (the last 5 ms of its fade are more
+# than drop_db under its peak, except where that sub-block straddles a frame edge), not at the
+# end of the frame holding it, whose level covers 30 ms; and in brown noise too (the sub-block
+# levels leave rumble out). The utterance ends at the frame boundary nearest last_speech +
+# 700 ms (11200 samples); the (30, 610) rows are ties (30480 lies halfway): the later one.
+MID_FRAME = [
+    (30, 600, False, -80, 30240),  # last_speech 19120: 30320 -> 30240 (f(63))
+    (30, 605, False, -80, 30240),  # 30400 -> 30240
+    (30, 610, False, -80, 30720),  # 30480: a tie -> 30720 (f(64))
+    (30, 615, False, -80, 30720),  # 30560 -> 30720
+    (30, 620, False, -80, 30720),
+    (30, 625, False, 0, 30720),  # the fade's last sub-block is the frame's first
+    (30, 610, True, -80, 30720),
+    (30, 625, True, 0, 30720),
+    (20, 600, False, -80, 30400),  # 30320 -> 30400 (20 ms frame 95)
+    (20, 610, False, 0, 30720),
+    (10, 600, False, -80, 30400),  # 10 ms frames: the frames' 30 ms spans ran 20 ms past it
+    (10, 615, False, -80, 30560),
+]
+
+
+@pytest.mark.parametrize(("frame_ms", "tone_ms", "brown", "offset", "end"), MID_FRAME)
+def test_speech_ends_inside_the_frame_and_silence_rounds_to_the_nearest_boundary(
+    frame_ms: int, tone_ms: int, brown: bool, offset: int, end: int
+) -> None:
+    audio = cat(sil(600), tone(tone_ms), sil(1500))
+    if brown:
+        rms = np.sqrt(np.mean(tone(600).astype(np.float64) ** 2))
+        noise = colored_noise("brown", len(audio), 3) * rms / 10 ** (30 / 20)
+        audio = to_int16(audio + noise)
+    settings = replace(DEFAULT, frame_ms=frame_ms)
+    ends = [ev for ev in Endpointer(settings).process(audio) if isinstance(ev, SpeechEnd)]
+    assert len(ends) == 1
+    assert ends[0].last_speech == f(20) + RATE * tone_ms // 1000 + offset
+    assert ends[0].end == end
+    frame = RATE * frame_ms // 1000
+    assert -frame < 2 * (ends[0].end - ends[0].last_speech - 11200) <= frame
+
+
+@pytest.mark.parametrize(("silence_ms", "end"), [(709, f(63)), (710, f(64)), (711, f(64))])
+def test_silence_rounds_to_the_nearest_frame_boundary_ties_to_the_later(
+    silence_ms: int, end: int
+) -> None:
+    # end(40) + 710 ms = f(63) + 240: halfway between f(63) and f(64).
+    settings = replace(DEFAULT, silence_ms=silence_ms)
+    assert [ev.end for _, ev in timeline(ONE, settings) if isinstance(ev, SpeechEnd)] == [end]
+
+
+def test_speech_end_without_the_level_rules_is_the_frame_end() -> None:
+    plain = replace(DEFAULT, snr_db=0, drop_db=0)  # hangover and smoothed level: to f(53)
+    assert [ev for _, ev in timeline(ONE, plain)][-1] == SpeechEnd(3200, f(20), f(53), f(76), "vad")
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 160, 480, 4800])
@@ -319,14 +386,14 @@ FORCE_CASES: list[tuple[str, Int16Array, EndpointerSettings, State, list[Endpoin
         ONE[: f(50)],
         DEFAULT,
         State.HANGOVER,
-        [SpeechEnd(3200, f(20), f(40), f(50), "hotkey")],
+        [SpeechEnd(3200, f(20), end(40), f(50), "hotkey")],
     ),
     (
         "unconfirmed hangover of a loud word",
         BLIP[: f(27)],
         DEFAULT,
         State.HANGOVER,
-        [SpeechStart(3200, f(20)), SpeechEnd(3200, f(20), f(24), f(27), "hotkey")],
+        [SpeechStart(3200, f(20)), SpeechEnd(3200, f(20), end(24), f(27), "hotkey")],
     ),
 ]
 
@@ -357,7 +424,7 @@ def test_force_end_counts_whole_frames_and_clips_the_next_pre_roll() -> None:
     # Speech frames 35-39 form a new candidate: short but loud, so a word of its own.
     assert ep.process(ONE[f(36) :]) == [
         SpeechStart(f(35), f(35)),
-        SpeechEnd(f(35), f(35), f(40), f(64), "vad"),
+        SpeechEnd(f(35), f(35), end(40), f(63), "vad"),
     ]
 
     ep = Endpointer(replace(DEFAULT, min_utterance_ms=0))
@@ -401,7 +468,7 @@ def test_set_aggressiveness_rejects_bad_modes_and_keeps_state(bad: object) -> No
         ep.set_aggressiveness(bad)  # type: ignore[arg-type]
     assert str(err.value) == f"vad.aggressiveness must be between 0 and 3, got {bad!r}."
     assert (ep.state, ep.samples_seen, ep.settings.aggressiveness) == (State.SPEECH, f(30), 2)
-    assert ep.process(ONE[f(30) :]) == [SpeechEnd(3200, f(20), f(40), f(64), "vad")]
+    assert ep.process(ONE[f(30) :]) == [SpeechEnd(3200, f(20), end(40), f(63), "vad")]
 
 
 @pytest.mark.parametrize(
@@ -491,8 +558,9 @@ def test_every_webrtcvad_rate(rate: int) -> None:
     end = events[1]
     assert isinstance(end, SpeechEnd)
     assert (end.start, end.onset, end.trigger) == (onset - pre, onset, "vad")
-    assert end.end - end.last_speech == 24 * frame
-    assert 20 * frame <= end.last_speech - onset <= 25 * frame  # the tone plus webrtcvad hangover
+    # The tone's fade ends one 5 ms sub-block early; the frame nearest 700 ms after that ends.
+    assert end.last_speech == onset + 20 * frame - rate * 5 // 1000
+    assert end.end == onset + 43 * frame
 
 
 # -- real speech: the LibriVox clips ---------------------------------------------------------
@@ -571,11 +639,13 @@ def test_librivox_one_utterance_per_clip(mode: int, frame_ms: int, noisy: bool) 
     settings = replace(DEFAULT, aggressiveness=mode, frame_ms=frame_ms)
     ends = utterances(j.audio, settings)
     assert len(ends) == len(CLIPS)
-    silence = -(-700 // frame_ms) * RATE * frame_ms // 1000  # whole frames, at least 700 ms
+    silence, frame = RATE * 700 // 1000, RATE * frame_ms // 1000
     previous_end = 0
     for ev, (s0, s1), pauses in zip(ends, j.speech, j.pauses, strict=True):
         assert ev.trigger == "vad"
-        assert ev.end - ev.last_speech == silence
+        # The frame boundary nearest last_speech + silence_ms.
+        assert ev.end % frame == 0
+        assert -frame < 2 * (ev.end - ev.last_speech - silence) <= frame
         # Issue 2's bound: both boundaries within 100 ms of the .lab truth (plus silence).
         # webrtcvad's own hangover and the clips' breath and room-noise tails are not
         # speech: the loudness rules trim them (endpointer module docstring).
@@ -596,7 +666,7 @@ def test_librivox_boundaries_without_the_loudness_rules() -> None:
     ends = utterances(j.audio, plain)
     refined = utterances(j.audio, DEFAULT)
     assert len(ends) == len(refined) == len(CLIPS)
-    late = [ms(ev.end - s1) - 720 for ev, (_, s1) in zip(ends, j.speech, strict=True)]
+    late = [ms(ev.end - s1) - 700 for ev, (_, s1) in zip(ends, j.speech, strict=True)]
     assert max(late) > 100
     assert all(a.end <= b.end for a, b in zip(refined, ends, strict=True))
 

@@ -21,6 +21,14 @@ unconfirmed its onset is refined: it is the first speech frame within drop_db - 
 loudest so far (speech onsets are sharp; breath and room noise before them are not speech),
 and confirmation waits while the level still climbs by more than RISE_DB a frame.
 
+Where inside the last speech frame speech ends (:meth:`Endpointer._speech_end`). A frame's
+level comes from its whole analysis span (the last 30 ms, longer than a 10 or 20 ms frame), so
+the last frame called speech runs on by up to a frame past the true end (up to 30 ms at 10 ms
+frames). On the first non-speech frame after a speech frame, the speech frame's span is split
+into 5 ms sub-blocks (:func:`vad_dictate.vad.noise.sub_block_levels`) and ``last_speech``
+moves to the end of the last sub-block that passes rules 2 and 3, but not before the run of
+speech frames it ends; it stays at the frame's end if none passes or both rules are off.
+
 All transitions live in :meth:`Endpointer._step`. The rules, per frame of ``frame_ms``
 (N = ceil(onset_ms / frame_ms); Q = ceil(silence_ms / frame_ms); G = min(Q, N + 1)):
 
@@ -36,12 +44,15 @@ All transitions live in :meth:`Endpointer._step`. The rules, per frame of ``fram
     HANGOVER  s  -> SPEECH (one speech frame resumes the utterance), except after a word's
                     give-up (below): then Dropped, and this frame is a new onset whose
                     utterance streams from the word's pre-roll (a lead-in: a breath, "so").
-              !s -> SILENCE when the run of non-speech frames since last_speech reaches
-                    Q if the utterance is confirmed: SpeechEnd(trigger="vad",
-                      end = last_speech + Q frames);
-                    G if not, unless it is a word: Dropped. Unconfirmed speech gives up early
-                      so that a breath or click followed by a short gap cannot pull the next
-                      onset back (seen on LibriVox clips).
+              !s -> SILENCE, if the utterance is confirmed, when this frame ends on the frame
+                      boundary nearest last_speech + silence_ms (ties: the later one):
+                      SpeechEnd(trigger="vad", end = that boundary). Rounded to the nearest
+                      boundary, not up: silence_ms +- half a frame, never up to a frame more
+                      (all of it is streamed, so no word is cut);
+                    if it is not confirmed, when the run of non-speech frames since
+                      last_speech reaches G, unless it is a word: Dropped. Unconfirmed
+                      speech gives up early so that a breath or click followed by a short
+                      gap cannot pull the next onset back (seen on LibriVox clips).
                     A word is unconfirmed speech of at least N speech frames whose loudest
                     frame lies WORD_SNR_DB above the noise floor ("Yes.", "Go."): duration
                     alone does not tell it from a blip, its level does. After W =
@@ -64,8 +75,9 @@ other unconfirmed SPEECH or HANGOVER gives Dropped; otherwise nothing. The VAD s
 floor, level memory and the partial-frame buffer are kept (the stream goes on).
 
 Notes:
-  - ``last_speech`` is the sample just after the last speech frame (by the rules above, not
-    webrtcvad's raw decision, which :attr:`Endpointer.last_frame_vad` still reports).
+  - ``last_speech`` is the sample just after the last speech (by the rules above, not
+    webrtcvad's raw decision, which :attr:`Endpointer.last_frame_vad` still reports): the end
+    of the last speech frame while it is the latest frame, then the sub-block estimate.
   - ``samples_seen`` counts samples consumed into whole frames. A partial frame waits in
     a buffer for the next :meth:`Endpointer.process` call, so ``force_end`` ends at the last
     whole frame and the buffered remainder belongs to whatever comes next.
@@ -94,7 +106,13 @@ from vad_dictate.vad.events import (
     VadEngine,
     check_range,
 )
-from vad_dictate.vad.noise import Loudness, NoiseFloor
+from vad_dictate.vad.noise import (
+    SUB_BLOCK_MS,
+    Loudness,
+    NoiseFloor,
+    high_pass_margin,
+    sub_block_levels,
+)
 
 __all__ = [
     "ENGINES",
@@ -153,7 +171,14 @@ class Endpointer:
         self._preroll = sample_rate * settings.preroll_ms // 1000
         self._min_len = sample_rate * settings.min_utterance_ms // 1000
         self._max_len = sample_rate * settings.max_utterance_ms // 1000
+        self._silence = sample_rate * settings.silence_ms // 1000
         self._floor = NoiseFloor(sample_rate, frame)
+        self._sub = sample_rate * SUB_BLOCK_MS // 1000
+        self._margin = high_pass_margin(sample_rate)
+        # The audio the end of speech is looked for in: the last speech frame's analysis
+        # span, the high-pass margins, and the frame after it.
+        self._recent = np.zeros(self._floor.span + frame + 2 * self._margin, dtype=np.int16)
+        self._level = -math.inf  # level_db of the latest frame
         self._pending = b""  # bytes of an incomplete frame
         self._seen = 0
         self._speech = False
@@ -169,6 +194,7 @@ class Endpointer:
         self._state = State.SILENCE
         self._onset = 0
         self._last_speech = 0
+        self._run = 0  # first sample of the current (or last) run of speech frames
         self._start = 0
         self._confirmed = False
         self._speech_frames = 0
@@ -197,7 +223,7 @@ class Endpointer:
 
     @property
     def last_speech(self) -> int:
-        """The sample just after the current utterance's last speech frame."""
+        """The sample just after the current utterance's last speech (see the notes above)."""
         return self._last_speech
 
     @property
@@ -230,8 +256,10 @@ class Endpointer:
         events: list[EndpointEvent] = []
         frames = np.frombuffer(data, dtype=np.int16, count=whole // 2)
         is_speech = self._classifier.is_speech
+        keep = len(self._recent) - self._frame
         for n in range(0, whole // 2, self._frame):
             frame = frames[n : n + self._frame]
+            self._recent = np.concatenate([self._recent[-keep:], frame])
             loud = self._floor.measure(frame)
             self._vad_speech = is_speech(frame)
             self._snr = loud.snr_db
@@ -267,13 +295,11 @@ class Endpointer:
         drop = self.settings.drop_db
         if not drop:
             return True
-        reference = max(self._peak, self._remembered - self._decay * (self._seen - self._heard_at))
-        return loud.level_db >= reference - drop
+        return loud.level_db >= self._reference() - drop
 
     def _step(self, speech: bool, level_db: float, events: list[EndpointEvent]) -> None:
         frame_start = self._seen
         self._seen += self._frame
-        self._speech = speech
         state, rising = self._state, False
         if speech and self._word_pending():
             # Speech soon after a short word: the word was a lead-in (a breath, "uh", "so").
@@ -281,7 +307,12 @@ class Endpointer:
             lead = max(self._onset - self._preroll, self._prev_end, 0)
             self._close("vad", events)
             self._lead, state = lead, State.SILENCE
+        if not speech and self._speech and state is not State.SILENCE:
+            self._last_speech = self._speech_end(frame_start)
+        self._speech, self._level = speech, level_db
         if speech:
+            if self._last_speech != frame_start:
+                self._run = frame_start
             self._last_speech = self._seen
             self._voiced += 1
             self._top_snr = max(self._top_snr, self._snr)
@@ -303,16 +334,17 @@ class Endpointer:
         else:
             self._quiet_frames += 1
             if self._confirmed:
-                limit = self._silence_frames
-            elif state is not State.ONSET and self._word_like():
-                limit = self._word_wait
-            else:
-                limit = self._give_up
-            if self._quiet_frames >= limit:
-                if self._confirmed or limit == self._give_up:
+                if self._silence_over():
                     self._close("vad", events)
                     return
-                self._confirm(events)  # a short word on its own: it ends like any utterance
+            else:
+                word = state is not State.ONSET and self._word_like()
+                limit = self._word_wait if word else self._give_up
+                if self._quiet_frames >= limit:
+                    if limit == self._give_up:
+                        self._close("vad", events)
+                        return
+                    self._confirm(events)  # a short word on its own: it ends like any utterance
             if state is State.SPEECH:
                 state = State.HANGOVER
         self._state = state
@@ -323,6 +355,38 @@ class Endpointer:
             self._confirm(events)
         if self._confirmed and self._seen - self._onset >= self._max_len:
             self._split(speech, events)
+
+    def _silence_over(self) -> bool:
+        # This frame's end is the frame boundary nearest last_speech + silence_ms (ties: later).
+        return 2 * (self._seen - self._last_speech - self._silence) + self._frame > 0
+
+    def _speech_end(self, frame_start: int) -> int:
+        """Where speech ends inside the last speech frame, which ends at ``frame_start``.
+
+        The end of the last SUB_BLOCK_MS sub-block of its analysis span (not before the run
+        of speech frames it ends) that passes the level rules; the frame's end if none does.
+        """
+        settings, span, sub = self.settings, self._floor.span, self._sub
+        bars = []
+        if settings.snr_db:
+            bars.append(self._floor.floor_db + settings.snr_db)
+        if settings.drop_db:
+            bars.append(self._reference() - settings.drop_db)
+        if not bars:
+            return frame_start
+        # self._recent ends at the end of this (quiet) frame.
+        lo = len(self._recent) - self._frame - span - self._margin
+        audio = self._recent[lo : lo + span + 2 * self._margin]
+        levels = sub_block_levels(audio, self.sample_rate, self._level)
+        first = max(0, (self._run - (frame_start - span)) // sub)
+        loud = np.flatnonzero(levels[first:] >= max(bars))
+        if not len(loud):
+            return frame_start
+        return frame_start - span + (first + int(loud[-1]) + 1) * sub
+
+    def _reference(self) -> float:
+        """The level rule 3 measures against (see :meth:`_decide`)."""
+        return max(self._peak, self._remembered - self._decay * (self._seen - self._heard_at))
 
     def _word_pending(self) -> bool:
         return (
@@ -374,7 +438,7 @@ class Endpointer:
         self._reset()
         if speech:
             self._state = State.SPEECH
-            self._onset = self._last_speech = self._seen
+            self._onset = self._last_speech = self._run = self._seen
             self._peak, self._carried = peak, True
             if self._min_len == 0:
                 self._confirm(events)
