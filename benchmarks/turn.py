@@ -7,7 +7,8 @@ one or two 0.6-1.2 s pauses inserted mid-phrase at word boundaries after functio
 each; 1.5 s of silence between sentences; two shuffled rounds. Pauses are digital silence; the
 whole track gets pink noise 45 dB below the speech (a quiet room), so pauses are not exact zeros.
 
-Each row runs the real :class:`Pipeline` over the track in 30 ms blocks, in one process:
+Each row runs the real :class:`Pipeline` over the track in the microphone's 20 ms blocks, in one
+process:
 - the model (smart-turn v3.2) runs synchronously on each ScoreTurn, its wall time measured,
   and its answer is delivered at the first block captured after request + that time, as the
   client's worker would deliver it;
@@ -15,12 +16,15 @@ Each row runs the real :class:`Pipeline` over the track in 30 ms blocks, in one 
   inside an utterance, arriving ``--lag-s`` after the audio it covers, holding the true words
   heard so far with a "." after a sentence's last word (perfect punctuation: optimistic).
 
-Columns: mid-phrase cut rate (pauses with a Finalize inside them), sentence end -> Finalize
-lag (true .lab end to the capture time of the block that sent it; the one-word sentences
-included), -> printed line (Finalize lag plus ``--reply-ms``, the server's answer to a Finalize:
-not measured here), one-word sentences sent and finalized on their own, words lost (aligned
-words not wholly inside a streamed utterance), CPU of this process per second of audio
-(process time: endpointer, pipeline and model), in % of one core.
+Columns: mid-phrase cut rate (inserted pauses with a Finalize inside them); lines split
+mid-phrase (inserted pauses with a line break in the printed text: each Finalize's words come back
+``--reply-ms`` later as a punctuating server would finalize them, a full stop at the end, and go
+through the client's :class:`LineJoiner`, which holds an utterance cut after "the", "from", ...
+and joins it to the next); sentence end -> Finalize lag (true .lab end to the capture time of the
+block that sent it; the one-word sentences included); sentence end -> printed line (to when the
+line holding the sentence's last word is printed); one-word sentences sent and finalized on their
+own; words lost (aligned words not wholly inside a streamed utterance); CPU of this process per
+second of audio (process time: endpointer, pipeline and model), in % of one core.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from vad_dictate.vad.endpointer import EndpointerSettings
 from vad_dictate.vad.smart_turn import SmartTurn
 from vad_dictate.vad.turn import HOLD_WORDS, TurnSettings
 
-BLOCK = RATE * 30 // 1000
+BLOCK = RATE * 20 // 1000  # MicSource's block
 SENTENCE_GAP_S = 1.5
 EDGE_S = 0.2
 ROOM_DB = 45
