@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from vad_dictate.client.assembler import Committed, UtteranceInfo, join_text
+from vad_dictate.client.assembler import Committed, UtteranceInfo
 from vad_dictate.client.lines import LineJoiner
+from vad_dictate.client.sentences import join_text
 
 
 def item(text: str, trigger: str = "turn", at: float = 1.0, channel: int = 0) -> Committed:

@@ -16,15 +16,8 @@ from tests.engines.test_sphinx import CLIPS, OTHER, RATE, SHORT, alignment, load
 from tests.words import corpus_wer, matches, normalize, word_error_rate
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.engines.base import NO_OPTIONS, RecognizedWord
-from vad_dictate.engines.whisper import (
-    MAX_BUFFER,
-    WhisperEngine,
-    WhisperRecognizer,
-    looped,
-    plain_word,
-    trim_window,
-    words_from_segments,
-)
+from vad_dictate.engines.whisper import MAX_BUFFER, WhisperEngine, WhisperRecognizer, trim_window
+from vad_dictate.engines.whisper_words import looped, plain_word, words_from_segments
 from vad_dictate.errors import ConfigError
 from vad_dictate.server.textform import spoken_punctuation
 

@@ -8,7 +8,7 @@ The server's final text then shows the mistake: no English statement ends on "th
 "from", ... even with the full stop the server puts after a finalized segment
 (:data:`vad_dictate.vad.turn.NEVER_LAST`, :func:`~vad_dictate.vad.turn.sounds_finished`). Such
 an utterance is held, not printed, and the next one on its channel is joined to it and printed
-as one line, the way it was said (:func:`~vad_dictate.client.assembler.join_text`).
+as one line, the way it was said (:func:`~vad_dictate.client.sentences.join_text`).
 
 The rules, per channel:
 
@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vad_dictate.client.assembler import Committed, join_text
+from vad_dictate.client.assembler import Committed
+from vad_dictate.client.sentences import join_text
 from vad_dictate.vad.turn import sounds_finished
 
 

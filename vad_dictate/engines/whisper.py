@@ -31,7 +31,6 @@ import ctypes
 import os
 import sys
 import threading
-from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ import numpy.typing as npt
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.engines.base import NO_OPTIONS, RecognizedWord, RecognizerOptions
 from vad_dictate.engines.whisper_models import ResolvedModel, resolve_model
+from vad_dictate.engines.whisper_words import looped, words_from_segments
 from vad_dictate.errors import ConfigError
 
 SAMPLE_RATE = 16000
@@ -57,10 +57,8 @@ INTERIM_BEAM_SIZE = 1
 WINDOW_PAD_S = 5  # padding the encoder reads after the audio (Whisper's window: 30 s)
 INTERIM_PAD_S = 3  # interims loop more often with less; a looping interim is dropped
 FRAMES_PER_S = 100  # log-mel frames a second
-LOOP = 3  # a phrase said this many times in a row is taken for a decoding loop
 M_ARENA_MAX = -8  # glibc's mallopt parameter
 MALLOC_ARENAS = 2
-_EDGE_PUNCTUATION = "\"“”‘’'.,;:!?()[]{}…-–—«»¿¡"  # noqa: RUF001 (typographic quotes are meant)
 
 Float32Array = npt.NDArray[np.float32]
 
@@ -68,44 +66,6 @@ Float32Array = npt.NDArray[np.float32]
 def default_threads() -> int:
     """Decoding threads when engine.threads is 0: the machine's cores, at most 8."""
     return max(1, min(8, os.cpu_count() or 1))
-
-
-def plain_word(text: str) -> str:
-    """A word as Deepgram prints it without punctuate: lower case, no edge punctuation."""
-    return text.strip().strip(_EDGE_PUNCTUATION).lower()
-
-
-def words_from_segments(segments: Any, offset: float) -> list[RecognizedWord]:
-    """Join faster-whisper's word pieces into words shifted by ``offset`` seconds.
-
-    A piece without a leading space continues the previous word ("old" + "-sposed").
-    Pieces that are only punctuation stay attached to their word and never stand alone.
-    """
-    merged: list[list[Any]] = []  # [text, start, end, probability]
-    for segment in segments:
-        for w in segment.words or ():
-            if merged and not w.word.startswith(" "):
-                last = merged[-1]
-                last[0] += w.word
-                last[2] = w.end
-                last[3] = min(last[3], w.probability)
-            else:
-                merged.append([w.word, w.start, w.end, w.probability])
-    words: list[RecognizedWord] = []
-    for text, start, end, prob in merged:
-        plain = plain_word(text)
-        if not plain:
-            continue
-        words.append(
-            RecognizedWord(
-                text=plain,
-                start=round(offset + float(start), 3),
-                end=round(offset + float(max(end, start)), 3),
-                confidence=round(float(prob), 4),
-                punctuated=text.strip(),
-            )
-        )
-    return words
 
 
 class WhisperEngine:
@@ -245,16 +205,6 @@ class WhisperEngine:
             return "en"
         code = (tag or "").split("-")[0].lower()
         return code if code in _languages() else None  # None: Whisper detects it
-
-
-def looped(words: Sequence[str]) -> bool:
-    """True when a phrase of 1-4 words comes ``LOOP`` times in a row (a decoding loop)."""
-    for n in range(1, 5):
-        for i in range(len(words) - LOOP * n + 1):
-            phrase = words[i : i + n]
-            if all(words[i + k * n : i + (k + 1) * n] == phrase for k in range(1, LOOP)):
-                return True
-    return False
 
 
 class _Window(threading.local):
@@ -446,8 +396,3 @@ class WhisperRecognizer:
     def _require_open(self) -> None:
         if self._closed:
             raise ValueError("this recognizer is closed")
-
-
-def describe_words(words: Sequence[RecognizedWord]) -> str:
-    """The words' punctuated text, for logs and tests."""
-    return " ".join(w.punctuated or w.text for w in words)
