@@ -70,7 +70,7 @@ class TurnSettings:
     """How a pause becomes the end of an utterance; durations in milliseconds."""
 
     mode: TurnMode = "smart"
-    early_ms: int = 120  # the shortest pause that may end a turn; the model is asked then
+    early_ms: int = 90  # the shortest pause that may end a turn; the model is asked then
     ceiling_ms: int = 1300  # this much silence always ends the utterance
     threshold: float = 0.6  # model completion probability that ends the turn
 

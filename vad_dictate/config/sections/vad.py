@@ -102,7 +102,7 @@ FIELDS = (
     Field(
         "vad",
         "turn_early_ms",
-        120,
+        90,
         "Smart turns: the shortest pause that may end an utterance, in ms (50-1000); the model "
         "is asked then.",
         between(50, 1000, " ms"),
