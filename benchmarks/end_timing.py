@@ -113,7 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rule = "frame ends" if old else "sub-frame"
             for name, audio, ends in (("tone", tone, tone_ends), ("LibriVox", libri, libri_ends)):
                 values = overheads(audio, ends, settings, old)
-                lines.append(row(f"{name}, {frame_ms} ms, {rule}", values, len(ends)))
+                default = " (default)" if frame_ms == EndpointerSettings().frame_ms else ""
+                lines.append(row(f"{name}, {frame_ms} ms{default}, {rule}", values, len(ends)))
     print("\n".join(lines))
     return 0
 

@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.endpointing", description=__doc__)
     p.add_argument("--rounds", type=int, default=3, help="passes over the five clips")
     p.add_argument("--aggressiveness", type=int, default=2)
-    p.add_argument("--frame-ms", type=int, default=30)
+    p.add_argument("--frame-ms", type=int, default=EndpointerSettings().frame_ms)
     p.add_argument("--silence-ms", type=int, default=700)
     args = p.parse_args(argv)
     settings = replace(

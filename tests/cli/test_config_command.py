@@ -83,7 +83,7 @@ def test_config_table_shows_origins_and_never_the_key(
     assert rows["vad.aggressiveness"] == ["1", "file", str(cfg)]
     assert rows["vad.silence_ms"] == ["600", "environment", "VAD_DICTATE_VAD_SILENCE_MS"]
     assert rows["vad.min_utterance_ms"] == ["0", "flag", "--min-utterance-ms"]
-    assert rows["vad.frame_ms"] == ["30", "default"]
+    assert rows["vad.frame_ms"] == ["20", "default"]
     assert res.stdout.splitlines()[1] == f"API key: set, from file {cfg}"
 
 

@@ -23,7 +23,7 @@ from vad_dictate.vad.turn import TurnSettings
 
 RATE = 16000
 BLOCK = 480
-EP = EndpointerSettings()
+EP = EndpointerSettings(frame_ms=30)  # the offsets below count 30 ms frames
 SMART = TurnSettings(early_ms=150, threshold=0.5)
 UTT = synth_utterance(["alpha", "bravo", "charlie"])
 AUDIO = np.concatenate([np.zeros(RATE, np.int16), UTT, np.zeros(3 * RATE, np.int16)])[:, None]

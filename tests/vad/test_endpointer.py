@@ -37,7 +37,7 @@ from vad_dictate.vad.endpointer import (
 Int16Array = npt.NDArray[np.int16]
 RATE = 16000
 FRAME = 480  # 30 ms at 16 kHz
-DEFAULT = EndpointerSettings()
+DEFAULT = EndpointerSettings(frame_ms=30)  # the tables below count 30 ms frames
 DATA = Path(__file__).resolve().parents[1] / "data" / "librivox"
 CLIPS = sorted(p.stem for p in DATA.glob("*.wav"))
 
@@ -199,9 +199,21 @@ CASES: list[tuple[str, Int16Array, EndpointerSettings, list[tuple[int, EndpointE
         cat(sil(600), tone(120), sil(150), tone(600), sil(1500)),
         DEFAULT,
         [
-            (f(30), Dropped(f(20), end(24))),
+            # Held from f(30) until the speech after it is confirmed: then a lead-in.
+            (f(38), Dropped(f(20), end(24))),
             (f(38), SpeechStart(3200, f(29))),  # streamed from the lead-in's pre-roll
             (f(72), SpeechEnd(3200, f(29), end(49), f(72), "vad")),
+        ],
+    ),
+    (
+        "a word followed by a blip that never becomes an utterance is sent on its own",
+        cat(sil(600), tone(120), sil(150), tone(60), sil(1500)),  # the blip: frames 29-30
+        DEFAULT,
+        [
+            # The blip's onset is abandoned at f(35) (4 quiet frames): the held word is
+            # confirmed, in hangover since its last speech, and ends 700 ms after it.
+            (f(35), SpeechStart(3200, f(20))),
+            (f(47), SpeechEnd(3200, f(20), end(24), f(47), "vad")),
         ],
     ),
     (
@@ -387,6 +399,13 @@ FORCE_CASES: list[tuple[str, Int16Array, EndpointerSettings, State, list[Endpoin
         DEFAULT,
         State.HANGOVER,
         [SpeechEnd(3200, f(20), end(40), f(50), "hotkey")],
+    ),
+    (
+        "a held word, then a blip's onset",
+        cat(sil(600), tone(120), sil(150), tone(60), sil(1500))[: f(31)],
+        DEFAULT,
+        State.ONSET,
+        [SpeechStart(3200, f(20)), SpeechEnd(3200, f(20), end(24), f(31), "hotkey")],
     ),
     (
         "unconfirmed hangover of a loud word",

@@ -42,8 +42,12 @@ All transitions live in :meth:`Endpointer._step`. The rules, per frame of ``fram
     SPEECH    s  -> SPEECH
               !s -> HANGOVER
     HANGOVER  s  -> SPEECH (one speech frame resumes the utterance), except after a word's
-                    give-up (below): then Dropped, and this frame is a new onset whose
-                    utterance streams from the word's pre-roll (a lead-in: a breath, "so").
+                    give-up (below): then the word is held and this frame is a new onset. If
+                    that onset's utterance is confirmed, the word is Dropped and streamed
+                    with it, from the word's pre-roll (a lead-in: a breath, "so"); if it
+                    comes to nothing (abandoned, dropped, or force_end before it is
+                    confirmed), the word is confirmed after all (SpeechStart), in HANGOVER
+                    since its own last speech: noise after a word must not lose the word.
               !s -> SILENCE, if the utterance is confirmed, when this frame ends on the frame
                       boundary nearest last_speech + silence_ms (ties: the later one):
                       SpeechEnd(trigger="vad", end = that boundary). Rounded to the nearest
@@ -202,7 +206,9 @@ class Endpointer:
         self._peak = -math.inf  # loudest speech frame of this utterance, dB
         self._early: list[tuple[int, float]] = []  # (start, dB) of speech frames until confirmed
         self._carried = False  # speech carried on over a max_length split: onset stays put
-        self._lead: int | None = None  # where a lead-in word before this onset was streamed from
+        # A word just before this onset (onset, start, last_speech, peak): a lead-in, streamed
+        # with this utterance if it is confirmed, or an utterance of its own if not.
+        self._held: tuple[int, int, int, float] | None = None
         self._voiced = 0  # speech frames of this utterance
         self._top_snr = -math.inf  # the highest snr_db among them
 
@@ -302,11 +308,14 @@ class Endpointer:
         self._seen += self._frame
         state, rising = self._state, False
         if speech and self._word_pending():
-            # Speech soon after a short word: the word was a lead-in (a breath, "uh", "so").
-            # It must not pull the new onset back, but it is streamed with it.
+            # Speech soon after a short word: the word may be a lead-in (a breath, "uh", "so").
+            # It must not pull the new onset back; it is held until the new onset is decided.
             lead = max(self._onset - self._preroll, self._prev_end, 0)
-            self._close("vad", events)
-            self._lead, state = lead, State.SILENCE
+            if self._held is not None:
+                lead = min(lead, self._held[1])
+            held = (self._onset, lead, self._last_speech, self._peak)
+            self._reset()
+            self._held, state = held, State.SILENCE
         if not speech and self._speech and state is not State.SILENCE:
             self._last_speech = self._speech_end(frame_start)
         self._speech, self._level = speech, level_db
@@ -413,14 +422,27 @@ class Endpointer:
     def _confirm(self, events: list[EndpointEvent]) -> None:
         self._early = []
         start = self._onset - self._preroll
-        if self._lead is not None:
-            start = min(start, self._lead)
+        if self._held is not None:  # a lead-in: streamed with this utterance
+            onset, lead, last_speech, _ = self._held
+            events.append(Dropped(onset, last_speech))
+            start, self._held = min(start, lead), None
         self._start = max(start, self._prev_end, 0)
         self._confirmed = True
         events.append(SpeechStart(self._start, self._onset))
 
     def _close(self, trigger: Trigger, events: list[EndpointEvent]) -> None:
+        held = self._held
         if self._confirmed:
+            self._finish(self._seen, trigger, events)
+        elif held is not None:
+            # What followed a held word came to nothing (noise): the word is an utterance of
+            # its own, in HANGOVER since its last speech, which the noise is part of.
+            self._reset()
+            onset, self._start, self._last_speech, self._peak = held
+            self._onset, self._state, self._confirmed = onset, State.HANGOVER, True
+            events.append(SpeechStart(self._start, onset))
+            if trigger == "vad":
+                return
             self._finish(self._seen, trigger, events)
         elif self._state is State.SPEECH or self._state is State.HANGOVER:
             events.append(Dropped(self._onset, self._last_speech))

@@ -34,7 +34,7 @@ class EndpointerSettings:
     """Endpointer tuning; every duration is in milliseconds."""
 
     aggressiveness: int = 2
-    frame_ms: int = 30
+    frame_ms: int = 20
     onset_ms: int = 90
     silence_ms: int = 700
     preroll_ms: int = 400

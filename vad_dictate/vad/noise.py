@@ -82,6 +82,7 @@ class NoiseFloor:
         self._blocks = max(1, round(window_ms / frame_ms) // BLOCK)
         self._keep = SMOOTHING ** (frame_ms / ANALYSIS_MS)  # the same time constant per frame
         self._mins: list[npt.NDArray[np.float64]] = []  # finished block minima, oldest first
+        self._past: npt.NDArray[np.float64] | None = None  # the minimum of them
         self._current: npt.NDArray[np.float64] | None = None  # running min of this block
         self._in_block = 0
         self._smooth: npt.NDArray[np.float64] | None = None
@@ -129,12 +130,11 @@ class NoiseFloor:
             self._mins.append(current)
             if len(self._mins) > self._blocks:
                 del self._mins[0]
+            self._past = np.min(self._mins, axis=0)  # once a block, not every frame
             self._current, self._in_block = None, 0
         else:
             self._current = current
-        floor = current
-        for block in self._mins:
-            floor = np.minimum(floor, block)
+        floor = current if self._past is None else np.minimum(current, self._past)
         return np.maximum(floor, self._min_floor)
 
 

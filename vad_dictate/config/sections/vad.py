@@ -26,7 +26,7 @@ FIELDS = (
     Field(
         "vad",
         "frame_ms",
-        30,
+        20,
         "VAD frame length in ms: 10, 20 or 30.",
         lambda v: None if v in (10, 20, 30) else "must be 10, 20 or 30",
     ),
