@@ -35,7 +35,9 @@ class TurnPair(Pair):
     ) -> None:
         # Without punctuation the server's own results hold no sign of a finished sentence.
         connect = proto.ConnectOptions(endpointing=300, punctuate=punctuate)
-        opts = options(turn=TurnSettings(), turn_model=model, connect=connect)
+        # early_ms above the 0.1 s gaps between tone words (a little more with their fades).
+        turn = TurnSettings(early_ms=150)
+        opts = options(turn=turn, turn_model=model, connect=connect)
         super().__init__(opts, faults)
         self.probability = probability
         self.asked: list[ScoreTurn] = []
