@@ -321,8 +321,6 @@ async def run_ours(url: str, script: Script, silence_ms: int) -> list[dict[str, 
     sink, recorder = TimingSink(), WireRecorder()
     session = Session(source, session_options(url, silence_ms), sink, quiet_status(), recorder)
     await session.run()
-    frame = session.options.endpointer.frame_ms
-    quant_ms = -(-silence_ms // frame) * frame - silence_ms
     records = []
     for u, lines in zip(script.utterances, assign(script, source, sink.lines), strict=True):
         rec = judge(u, source, lines, silence_ms)
@@ -332,7 +330,7 @@ async def run_ours(url: str, script: Script, silence_ms: int) -> list[dict[str, 
             release = source.release_of(decision)
             rec["parts"] = {
                 "vad_lag": (last.last_speech - u.end / RATE) * 1000,
-                "quant": float(quant_ms),
+                "quant": (decision / RATE - last.last_speech) * 1000 - silence_ms,
                 "block_wait": (release - source.due(decision)) * 1000,
                 "client": (sent - release) * 1000,
                 "server": (last.at - sent) * 1000,
@@ -446,8 +444,8 @@ LABELS = {
     "utterance_end": ("server UtteranceEnd", "utterance_end_ms"),
 }
 PARTS = (
-    ("vad_lag", "VAD lag: last speech frame end - true end"),
-    ("quant", "silence rounded up to whole 30 ms frames"),
+    ("vad_lag", "VAD lag: end of speech as found - true end"),
+    ("quant", "end frame - (that + silence_ms): the nearest frame boundary"),
     ("block_wait", "capture block wait (20 ms blocks)"),
     ("client", "block released -> Finalize sent"),
     ("server", "Finalize sent -> line printed (server round trip)"),

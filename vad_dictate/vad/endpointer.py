@@ -36,9 +36,9 @@ All transitions live in :meth:`Endpointer._step`. The rules, per frame of ``fram
               !s -> SILENCE
     ONSET     s  -> SPEECH once N speech frames have been seen since the onset
               !s -> SILENCE once G non-speech frames have been seen since the onset: the
-                    onset needs N speech frames before its G-th non-speech frame (by default
-                    3 speech frames among the first 6). An abandoned onset is noise, not an
-                    utterance: no event.
+                    onset needs N speech frames before its G-th non-speech frame (by default,
+                    20 ms frames: 5 speech frames among the first 10). An abandoned onset is
+                    noise, not an utterance: no event.
     SPEECH    s  -> SPEECH
               !s -> HANGOVER
     HANGOVER  s  -> SPEECH (one speech frame resumes the utterance), except after a word's
