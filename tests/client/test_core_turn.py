@@ -35,8 +35,8 @@ class TurnPair(Pair):
     ) -> None:
         # Without punctuation the server's own results hold no sign of a finished sentence.
         connect = proto.ConnectOptions(endpointing=300, punctuate=punctuate)
-        # early_ms above the 0.1 s gaps between tone words (a little more with their fades).
-        turn = TurnSettings(early_ms=150)
+        # ask_ms and early_ms above the 0.1 s gaps between tone words (a little more with fades).
+        turn = TurnSettings(ask_ms=150, early_ms=150)
         opts = options(turn=turn, turn_model=model, connect=connect)
         super().__init__(opts, faults)
         self.probability = probability

@@ -1,8 +1,9 @@
 """The pipeline with smart turn taking: pauses asked about, answers and words that end them.
 
 Tone speech (one utterance of three words) then silence, pushed in 30 ms blocks. The endpointer
-finds the pause; the turn policy (vad/turn.py) asks for the model at early_ms (150 ms), and the
-test plays the model and the server: it answers ScoreTurn requests and hands in interim text.
+finds the pause; the turn policy (vad/turn.py) asks for the model at ask_ms (150 ms, as is
+early_ms), and the test plays the model and the server: it answers ScoreTurn requests and hands
+in interim text.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from vad_dictate.vad.turn import TurnSettings
 RATE = 16000
 BLOCK = 480
 EP = EndpointerSettings(frame_ms=30)  # the offsets below count 30 ms frames
-SMART = TurnSettings(early_ms=150, threshold=0.5)
+SMART = TurnSettings(ask_ms=150, early_ms=150, threshold=0.5)
 UTT = synth_utterance(["alpha", "bravo", "charlie"])
 AUDIO = np.concatenate([np.zeros(RATE, np.int16), UTT, np.zeros(3 * RATE, np.int16)])[:, None]
 

@@ -41,7 +41,7 @@ def ask(token: int, ms: int) -> AskModel:
 
 
 MODEL, WORDS = EndTurn("model"), EndTurn("words")
-BASE = TurnSettings(early_ms=150, threshold=0.5)
+BASE = TurnSettings(ask_ms=150, early_ms=150, threshold=0.5)
 
 
 @pytest.mark.parametrize(
@@ -177,6 +177,27 @@ SCENARIOS: list[tuple[str, dict[str, Any], bool, list[tuple[Any, ...]], list[lis
         [[ask(1, 150)], [], []],
     ),
     (
+        "asked before early_ms: an early answer ends the pause at early_ms, not before",
+        {"ask_ms": 90, "early_ms": 180},
+        True,
+        [("quiet", 90), ("score", 1, 0.9), ("quiet", 170), ("quiet", 180)],
+        [[ask(1, 90)], [], [], [MODEL]],
+    ),
+    (
+        "asked before early_ms: an answer after it ends the pause at once",
+        {"ask_ms": 90, "early_ms": 180},
+        True,
+        [("quiet", 90), ("quiet", 200), ("score", 1, 0.9)],
+        [[ask(1, 90)], [], [MODEL]],
+    ),
+    (
+        "asked before early_ms: words before it wait for it",
+        {"ask_ms": 90, "early_ms": 180},
+        True,
+        [("quiet", 100), ("hear", "young man.", True), ("quiet", 180)],
+        [[ask(1, 90)], [], [WORDS]],
+    ),
+    (
         "without the model the words decide alone",
         {},
         False,
@@ -184,8 +205,8 @@ SCENARIOS: list[tuple[str, dict[str, Any], bool, list[tuple[Any, ...]], list[lis
         [[], [], [WORDS]],
     ),
     (
-        "early_ms and threshold are settings",
-        {"early_ms": 300, "threshold": 0.8},
+        "ask_ms, early_ms and threshold are settings",
+        {"ask_ms": 300, "early_ms": 300, "threshold": 0.8},
         True,
         [("quiet", 270), ("quiet", 300), ("score", 1, 0.79), ("quiet", 1290)],
         [[], [ask(1, 300)], [], []],

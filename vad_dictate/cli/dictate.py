@@ -172,6 +172,7 @@ def turn_settings(s: Settings) -> TurnSettings | None:
     if s.text("vad.turn") != "smart":
         return None
     return TurnSettings(
+        ask_ms=s.integer("vad.turn_ask_ms"),
         early_ms=s.integer("vad.turn_early_ms"),
         ceiling_ms=s.integer("vad.turn_ceiling_ms"),
         threshold=s.number("vad.turn_threshold"),

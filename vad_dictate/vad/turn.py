@@ -13,15 +13,20 @@ the pauses; this class decides whether a pause is the end of a turn from three t
 The rules, for a pause in a confirmed utterance that has lasted ``s`` so far (from the sample
 just after the last speech frame); "fresh" words have heard the audio up to the pause:
 
-    s < early_ms                        -> wait (a breath, a stop consonant)
+    s < ask_ms                          -> wait (a breath, a stop consonant)
     fresh words end with a hold word    -> wait for the ceiling, and ask the model nothing:
                                            "the", "and", "of", "to", ... (or a comma) never
                                            end a sentence; a full stop after "was" or "in"
                                            can, and ? or ! after any word can
     fresh words end with . ? or !       -> EndTurn("words")
-    s reaches early_ms                  -> AskModel, once per pause (if the model is there)
+    s reaches ask_ms                    -> AskModel, once per pause (if the model is there)
     model probability >= threshold      -> EndTurn("model")
     otherwise                           -> wait for the words or the ceiling
+
+and no EndTurn before ``early_ms`` of the pause: an answer or words that come sooner end it
+then. The model is asked before that (``ask_ms``) so that its answer is in by then on most
+machines; the floor keeps a fast answer from ending a turn inside a word: the tail of a
+fading word ("wa...s") can follow a dip of 170 ms in the test speech.
 
 One call per pause, and none when the words have decided. A second, later look at a pause
 whose first score was borderline was tried and dropped: the model scores thinking pauses
@@ -70,7 +75,8 @@ class TurnSettings:
     """How a pause becomes the end of an utterance; durations in milliseconds."""
 
     mode: TurnMode = "smart"
-    early_ms: int = 90  # the shortest pause that may end a turn; the model is asked then
+    ask_ms: int = 90  # the model is asked this far into a pause
+    early_ms: int = 180  # the shortest pause that may end a turn
     ceiling_ms: int = 1300  # this much silence always ends the utterance
     threshold: float = 0.6  # model completion probability that ends the turn
 
@@ -121,6 +127,7 @@ class TurnPolicy:
 
     def __init__(self, settings: TurnSettings, sample_rate: int, model: bool) -> None:
         self.settings = settings
+        self._ask = sample_rate * settings.ask_ms // 1000
         self._early = sample_rate * settings.early_ms // 1000
         self._model = model
         self._token = 0  # the latest request's; an answer to any other is stale
@@ -135,7 +142,8 @@ class TurnPolicy:
     def speech(self) -> None:
         """Speech goes on: the current pause (and any score for it) is over."""
         self._pause: int | None = None  # last_speech of the current pause
-        self._ripe = False  # the pause has lasted early_ms
+        self._ripe = False  # the pause has lasted ask_ms
+        self._may_end = False  # the pause has lasted early_ms
         self._asked = False  # the model was asked about this pause
         self._waiting = False  # a request's answer is due
         self._probability: float | None = None
@@ -145,9 +153,10 @@ class TurnPolicy:
         if self._pause != last_speech:
             self.speech()
             self._pause = last_speech
-        if now - last_speech < self._early:
+        if now - last_speech < self._ask:
             return []
         self._ripe = True
+        self._may_end = now - last_speech >= self._early
         end = self._decide()
         if end is not None:
             return [end]
@@ -163,7 +172,7 @@ class TurnPolicy:
             return None  # speech resumed or the utterance ended meanwhile
         self._waiting = False
         self._probability = probability
-        return self._decide()
+        return self._decide()  # None before early_ms: the next silent frame decides
 
     def heard(self, text: str, covers: int) -> EndTurn | None:
         """The latest interim transcript of this utterance, heard up to sample ``covers``."""
@@ -181,6 +190,8 @@ class TurnPolicy:
         return sounds_finished(self._text) if fresh else None
 
     def _decide(self) -> EndTurn | None:
+        if not self._may_end:
+            return None
         finished = self._words()
         if finished is not None:
             return EndTurn("words") if finished else None

@@ -101,10 +101,17 @@ FIELDS = (
     ),
     Field(
         "vad",
-        "turn_early_ms",
+        "turn_ask_ms",
         90,
-        "Smart turns: the shortest pause that may end an utterance, in ms (50-1000); the model "
-        "is asked then.",
+        "Smart turns: how far into a pause the end-of-turn model is asked, in ms (30-1000); its "
+        "answer may end the utterance once turn_early_ms have passed.",
+        between(30, 1000, " ms"),
+    ),
+    Field(
+        "vad",
+        "turn_early_ms",
+        180,
+        "Smart turns: the shortest pause that may end an utterance, in ms (50-1000).",
         between(50, 1000, " ms"),
     ),
     Field(
