@@ -29,6 +29,7 @@ PURE = (
     "client/actions.py",
     "client/capture.py",
     "client/lines.py",
+    "client/sentences.py",
     "client/core.py",
     "client/link.py",
     "client/wire.py",
@@ -148,3 +149,15 @@ def test_control_commands_do_not_load_the_audio_stack() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+MAX_MODULE_LINES = 400
+
+
+def test_every_module_is_under_the_size_limit() -> None:
+    sizes = {
+        str(path.relative_to(PACKAGE)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in PACKAGE.rglob("*.py")
+    }
+    assert len(sizes) > 50
+    assert {name: n for name, n in sizes.items() if n >= MAX_MODULE_LINES} == {}
