@@ -46,7 +46,7 @@ from benchmarks.latency import (
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.client.pipeline import Pipeline, PipelineSettings, Policy
 from vad_dictate.client.session import Session
-from vad_dictate.vad.endpointer import EndpointerSettings
+from vad_dictate.vad.events import EndpointerSettings
 
 TICKS = os.sysconf("SC_CLK_TCK")
 SKIP_S = 5.0  # imports and connecting, left out of the steady-state window

@@ -35,7 +35,8 @@ from benchmarks.latency import tone_script
 from tests.clips import RATE, colored_noise, corpus, to_int16
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.client.pipeline import Pipeline, PipelineSettings, SendFinalize
-from vad_dictate.vad.endpointer import Endpointer, EndpointerSettings
+from vad_dictate.vad.endpointer import Endpointer
+from vad_dictate.vad.events import EndpointerSettings
 
 BLOCK = RATE * 20 // 1000  # MicSource's block
 ROOM_DB = 45

@@ -44,7 +44,8 @@ from tests.clips import (
     score,
     speech_rms,
 )
-from vad_dictate.vad.endpointer import Endpointer, EndpointerSettings
+from vad_dictate.vad.endpointer import Endpointer
+from vad_dictate.vad.events import EndpointerSettings
 
 Kind = type[Endpointer]
 

@@ -43,7 +43,7 @@ from vad_dictate.client.session import Session, SessionOptions
 from vad_dictate.deepgram import protocol as proto
 from vad_dictate.engines.tone import WORDS, silence, synth_utterance
 from vad_dictate.ui.sinks import StatusView, UtteranceSink
-from vad_dictate.vad.endpointer import EndpointerSettings
+from vad_dictate.vad.events import EndpointerSettings
 
 RATE = 16000
 BLOCK_MS = 20

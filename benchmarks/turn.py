@@ -42,7 +42,7 @@ from vad_dictate.audio.block import Int16Array
 from vad_dictate.client.assembler import Committed, UtteranceInfo
 from vad_dictate.client.lines import LineJoiner
 from vad_dictate.client.pipeline import Pipeline, PipelineSettings, SendFinalize
-from vad_dictate.vad.endpointer import EndpointerSettings
+from vad_dictate.vad.events import EndpointerSettings
 from vad_dictate.vad.smart_turn import SmartTurn
 from vad_dictate.vad.turn import HOLD_WORDS, TurnSettings
 

@@ -19,7 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from vad_dictate.audio.block import Int16Array
-from vad_dictate.vad.endpointer import Endpointer, EndpointerSettings, SpeechEnd
+from vad_dictate.vad.endpointer import Endpointer
+from vad_dictate.vad.events import EndpointerSettings, SpeechEnd
 
 RATE = 16000
 DATA = Path(__file__).resolve().parent / "data" / "librivox"

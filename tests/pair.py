@@ -34,7 +34,7 @@ from vad_dictate.engines.base import Engine
 from vad_dictate.engines.tone import ToneEngine
 from vad_dictate.errors import TransportError
 from vad_dictate.server.session import Close, Note, ServerSession, parse_params
-from vad_dictate.vad.endpointer import EndpointerSettings
+from vad_dictate.vad.events import EndpointerSettings
 
 RATE = 16000
 BLOCK_S = 0.02

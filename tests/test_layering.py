@@ -19,6 +19,7 @@ PURE = (
     "deepgram/retry.py",
     "vad/endpointer.py",
     "vad/noise.py",
+    "vad/levels.py",
     "vad/classifier.py",
     "vad/events.py",
     "vad/turn.py",

@@ -25,7 +25,7 @@ from vad_dictate.client.session import Session, SessionOptions
 from vad_dictate.client.wire import MAX_IN_FLIGHT_S
 from vad_dictate.deepgram.protocol import ConnectOptions
 from vad_dictate.ui.sinks import StatusView, UtteranceSink
-from vad_dictate.vad.endpointer import EndpointerSettings
+from vad_dictate.vad.events import EndpointerSettings
 
 RATE = 16000
 BYTES_PER_S = RATE * 2

@@ -15,7 +15,7 @@ from vad_dictate.client.pipeline import (
     SendFinalize,
 )
 from vad_dictate.engines.tone import synth_utterance
-from vad_dictate.vad.endpointer import EndpointerSettings, SpeechEnd
+from vad_dictate.vad.events import EndpointerSettings, SpeechEnd
 
 RATE = 16000
 EP = EndpointerSettings()

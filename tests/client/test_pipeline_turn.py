@@ -19,7 +19,7 @@ from vad_dictate.client.pipeline import (
     SendFinalize,
 )
 from vad_dictate.engines.tone import synth_utterance
-from vad_dictate.vad.endpointer import EndpointerSettings
+from vad_dictate.vad.events import EndpointerSettings
 from vad_dictate.vad.turn import TurnSettings
 
 RATE = 16000

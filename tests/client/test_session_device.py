@@ -28,7 +28,7 @@ from vad_dictate.engines.tone import ToneEngine, synth_utterance
 from vad_dictate.errors import AudioDeviceError
 from vad_dictate.server.serve import BackgroundServer
 from vad_dictate.ui.sinks import StatusView, UtteranceSink
-from vad_dictate.vad.endpointer import EndpointerSettings
+from vad_dictate.vad.events import EndpointerSettings
 
 RATE = 16000
 BLOCK = RATE // 50

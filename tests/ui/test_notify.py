@@ -23,7 +23,7 @@ from vad_dictate.engines.tone import ToneEngine, synth_utterance
 from vad_dictate.server.serve import BackgroundServer
 from vad_dictate.ui.desktop import DesktopOptions, DesktopView
 from vad_dictate.ui.sinks import StatusView, UtteranceSink
-from vad_dictate.vad.endpointer import EndpointerSettings
+from vad_dictate.vad.events import EndpointerSettings
 
 LOST, BACK = "Dictation: connection lost", "Dictation: connection back"
 GROUPS = [["alpha", "bravo"], ["charlie", "delta"], ["echo", "foxtrot"], ["golf", "hotel"]]

@@ -24,9 +24,9 @@ import webrtcvad
 
 from tests.clips import colored_noise, lab, load, to_int16
 from vad_dictate.errors import ConfigError
-from vad_dictate.vad.endpointer import (
+from vad_dictate.vad.endpointer import Endpointer
+from vad_dictate.vad.events import (
     Dropped,
-    Endpointer,
     EndpointerSettings,
     EndpointEvent,
     SpeechEnd,

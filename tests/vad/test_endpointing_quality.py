@@ -44,7 +44,7 @@ from tests.clips import (
 )
 from tests.tones import Track, track
 from vad_dictate.engines.tone import WORDS
-from vad_dictate.vad.endpointer import EndpointerSettings
+from vad_dictate.vad.events import EndpointerSettings
 
 DEFAULT = EndpointerSettings()
 CLEAN = corpus(rounds=2)

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from tests.clips import DATA, RATE, clips, colored_noise, load, to_int16
-from vad_dictate.vad.endpointer import Endpointer, EndpointerSettings, SpeechEnd
+from vad_dictate.vad.endpointer import Endpointer
+from vad_dictate.vad.events import EndpointerSettings, SpeechEnd
 
 MARGIN = RATE * 30 // 1000
 

@@ -17,9 +17,9 @@ import webrtcvad
 from tests.clips import load
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.vad.classifier import WebrtcClassifier, make_classifier
-from vad_dictate.vad.endpointer import (
+from vad_dictate.vad.endpointer import Endpointer
+from vad_dictate.vad.events import (
     Dropped,
-    Endpointer,
     EndpointerSettings,
     EndpointEvent,
     SpeechEnd,

@@ -24,8 +24,7 @@ from vad_dictate.ui.desktop import DesktopOptions, DesktopView, wants_notificati
 from vad_dictate.ui.keys import ACTIONS, KeyMap
 from vad_dictate.ui.sinks import StatusView, UtteranceSink
 from vad_dictate.ui.view import make_status_view
-from vad_dictate.vad.endpointer import EndpointerSettings
-from vad_dictate.vad.events import VadEngine
+from vad_dictate.vad.events import EndpointerSettings, VadEngine
 from vad_dictate.vad.turn import TurnSettings
 
 PIPELINE_RATE = 16000

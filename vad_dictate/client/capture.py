@@ -31,7 +31,7 @@ from vad_dictate.client.outbox import Outbox
 from vad_dictate.client.pipeline import Outgoing, Pipeline, PipelineSettings, SendAudio
 from vad_dictate.deepgram import protocol as proto
 from vad_dictate.errors import VadDictateError
-from vad_dictate.vad.endpointer import EndpointerSettings
+from vad_dictate.vad.events import EndpointerSettings
 from vad_dictate.vad.turn import TurnSettings
 
 REOPEN_INTERVAL_S = 1.0  # between attempts to reopen a failed input device

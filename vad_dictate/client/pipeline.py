@@ -27,8 +27,8 @@ from typing import Literal
 import numpy as np
 
 from vad_dictate.audio.block import Int16Array
-from vad_dictate.vad.endpointer import (
-    Endpointer,
+from vad_dictate.vad.endpointer import Endpointer
+from vad_dictate.vad.events import (
     EndpointerSettings,
     EndpointEvent,
     SpeechEnd,

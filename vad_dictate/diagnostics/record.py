@@ -29,7 +29,7 @@ from vad_dictate.audio.block import AudioBlock
 from vad_dictate.audio.files import MAX_CHANNELS, MAX_RATE, MIN_RATE
 from vad_dictate.client.pipeline import SendAudio, SendFinalize
 from vad_dictate.errors import ConfigError, InputFileError
-from vad_dictate.vad.endpointer import EndpointerSettings
+from vad_dictate.vad.events import EndpointerSettings
 
 AUDIO, META, EVENTS = "audio.wav", "session.json", "events.jsonl"
 

@@ -3,31 +3,11 @@
 Pure: no I/O, threads or clock reads. Time is the channel's sample index; audio of any
 length goes in, whole VAD frames are decided, events come out.
 
-Which frames are speech (:meth:`Endpointer._decide`). webrtcvad alone calls steady noise
-louder than about -30 dBFS speech, and adds 2-14 frames of its own hangover plus every breath
-and room-noise tail after a sentence. So a frame is speech (``s``) only when
-
-  1. the classifier says so, or the utterance is confirmed and the frame is SUSTAIN_SNR_DB above
-     the noise floor (a soft final word that mode 3 gives up on); and
-  2. its speech-band power lies ``snr_db`` above the adaptive noise floor
-     (:class:`vad_dictate.noise.NoiseFloor`: per-band minimum statistics over 3 s); and
-  3. it is within ``drop_db`` of the reference level: the loudest frame of the current
-     utterance, or of the last confirmed one (decaying MEMORY_DECAY_DB_S per second).
-
-Rules 2 and 3 put the last speech frame where speech acoustically ends, so silence_ms counts
-from there (less finalize latency, ends within 100 ms of the truth) and steady noise between
-sentences is silence. Either rule is off when its setting is 0. While an utterance is
-unconfirmed its onset is refined: it is the first speech frame within drop_db - 10 dB of the
-loudest so far (speech onsets are sharp; breath and room noise before them are not speech),
-and confirmation waits while the level still climbs by more than RISE_DB a frame.
-
-Where inside the last speech frame speech ends (:meth:`Endpointer._speech_end`). A frame's
-level comes from its whole analysis span (the last 30 ms, longer than a 10 or 20 ms frame), so
-the last frame called speech runs on by up to a frame past the true end (up to 30 ms at 10 ms
-frames). On the first non-speech frame after a speech frame, the speech frame's span is split
-into 5 ms sub-blocks (:func:`vad_dictate.vad.noise.sub_block_levels`) and ``last_speech``
-moves to the end of the last sub-block that passes rules 2 and 3, but not before the run of
-speech frames it ends; it stays at the frame's end if none passes or both rules are off.
+Which frames are speech (``s``), and where inside the last speech frame speech ends: the level
+rules of :mod:`vad_dictate.vad.levels` (rules 1-3 there). While an utterance is unconfirmed its
+onset is refined: it is the first speech frame within drop_db - 10 dB of the loudest so far
+(speech onsets are sharp; breath and room noise before them are not speech), and confirmation
+waits while the level still climbs by more than RISE_DB a frame.
 
 All transitions live in :meth:`Endpointer._step`. The rules, per frame of ``frame_ms``
 (N = ceil(onset_ms / frame_ms); Q = ceil(silence_ms / frame_ms); G = min(Q, N + 1)):
@@ -98,7 +78,6 @@ import numpy.typing as npt
 from vad_dictate.errors import ConfigError
 from vad_dictate.vad.classifier import FrameClassifier, make_classifier
 from vad_dictate.vad.events import (
-    ENGINES,
     SAMPLE_RATES,
     Dropped,
     EndpointerSettings,
@@ -107,37 +86,14 @@ from vad_dictate.vad.events import (
     SpeechStart,
     State,
     Trigger,
-    VadEngine,
     check_range,
 )
-from vad_dictate.vad.noise import (
-    SUB_BLOCK_MS,
-    Loudness,
-    NoiseFloor,
-    high_pass_margin,
-    sub_block_levels,
-)
-
-__all__ = [
-    "ENGINES",
-    "Dropped",
-    "EndpointEvent",
-    "Endpointer",
-    "EndpointerSettings",
-    "SpeechEnd",
-    "SpeechStart",
-    "State",
-    "Trigger",
-    "VadEngine",
-]
+from vad_dictate.vad.levels import MEMORY_DECAY_DB_S, end_in_span, is_speech
+from vad_dictate.vad.noise import SUB_BLOCK_MS, NoiseFloor, high_pass_margin
 
 # Onset refinement uses drop_db minus this: onsets rise fast, tails fade slowly.
 ONSET_TIGHTER_DB = 10
-# The last utterance's peak fades this fast as a reference for the next onset, so a quieter
-# talker is heard again within seconds, while room noise right after speech is not speech.
-MEMORY_DECAY_DB_S = 1.0
 RISE_DB = 1.0  # a frame this much louder than the peak so far: the level is still climbing
-SUSTAIN_SNR_DB = 10.0  # inside a confirmed utterance, this far above the floor is speech
 # Short speech whose loudest frame stands this far above the noise floor is a word ("Yes.",
 # "Go."), not a blip: it is confirmed instead of dropped, and the server decides what it was.
 WORD_SNR_DB = 10.0
@@ -261,15 +217,17 @@ class Endpointer:
         self._pending = data[whole:]
         events: list[EndpointEvent] = []
         frames = np.frombuffer(data, dtype=np.int16, count=whole // 2)
-        is_speech = self._classifier.is_speech
+        classify, st = self._classifier.is_speech, self.settings
         keep = len(self._recent) - self._frame
         for n in range(0, whole // 2, self._frame):
             frame = frames[n : n + self._frame]
             self._recent = np.concatenate([self._recent[-keep:], frame])
             loud = self._floor.measure(frame)
-            self._vad_speech = is_speech(frame)
+            self._vad_speech = classify(frame)
             self._snr = loud.snr_db
-            self._step(self._decide(loud), loud.level_db, events)
+            rules = (st.snr_db, st.drop_db, self._reference())
+            speech = is_speech(loud, self._vad_speech, self._confirmed, *rules)
+            self._step(speech, loud.level_db, events)
         return events
 
     def force_end(self, trigger: Trigger = "end") -> list[EndpointEvent]:
@@ -289,19 +247,6 @@ class Endpointer:
         self.settings = replace(self.settings, aggressiveness=mode)
 
     # -- the state machine ------------------------------------------------------------------
-
-    def _decide(self, loud: Loudness) -> bool:
-        """Speech = webrtcvad says so, above the noise floor, near the utterance's peak."""
-        if loud.snr_db < self.settings.snr_db:
-            return False
-        if not self._vad_speech and not (
-            SUSTAIN_SNR_DB and self._confirmed and loud.raw_snr_db >= SUSTAIN_SNR_DB
-        ):
-            return False
-        drop = self.settings.drop_db
-        if not drop:
-            return True
-        return loud.level_db >= self._reference() - drop
 
     def _step(self, speech: bool, level_db: float, events: list[EndpointEvent]) -> None:
         frame_start = self._seen
@@ -370,31 +315,21 @@ class Endpointer:
         return 2 * (self._seen - self._last_speech - self._silence) + self._frame > 0
 
     def _speech_end(self, frame_start: int) -> int:
-        """Where speech ends inside the last speech frame, which ends at ``frame_start``.
-
-        The end of the last SUB_BLOCK_MS sub-block of its analysis span (not before the run
-        of speech frames it ends) that passes the level rules; the frame's end if none does.
-        """
-        settings, span, sub = self.settings, self._floor.span, self._sub
-        bars = []
-        if settings.snr_db:
-            bars.append(self._floor.floor_db + settings.snr_db)
-        if settings.drop_db:
-            bars.append(self._reference() - settings.drop_db)
+        """Where speech ends inside the last speech frame, which ends at ``frame_start``
+        (:func:`vad_dictate.vad.levels.end_in_span`; not before the run of speech frames)."""
+        span, snr_db, drop_db = self._floor.span, self.settings.snr_db, self.settings.drop_db
+        bars = [self._floor.floor_db + snr_db] if snr_db else []
+        bars += [self._reference() - drop_db] if drop_db else []
         if not bars:
             return frame_start
-        # self._recent ends at the end of this (quiet) frame.
-        lo = len(self._recent) - self._frame - span - self._margin
+        lo = len(self._recent) - self._frame - span - self._margin  # _recent ends with this frame
         audio = self._recent[lo : lo + span + 2 * self._margin]
-        levels = sub_block_levels(audio, self.sample_rate, self._level)
-        first = max(0, (self._run - (frame_start - span)) // sub)
-        loud = np.flatnonzero(levels[first:] >= max(bars))
-        if not len(loud):
-            return frame_start
-        return frame_start - span + (first + int(loud[-1]) + 1) * sub
+        first = max(0, (self._run - (frame_start - span)) // self._sub)
+        end = end_in_span(audio, self.sample_rate, self._level, max(bars), first)
+        return frame_start if end is None else frame_start - span + end
 
     def _reference(self) -> float:
-        """The level rule 3 measures against (see :meth:`_decide`)."""
+        """The level rule 3 measures against (:mod:`vad_dictate.vad.levels`)."""
         return max(self._peak, self._remembered - self._decay * (self._seen - self._heard_at))
 
     def _word_pending(self) -> bool:
@@ -408,9 +343,7 @@ class Endpointer:
         return self._voiced >= self._onset_frames and self._top_snr >= WORD_SNR_DB
 
     def _refine_onset(self, frame_start: int, level_db: float) -> None:
-        # Until confirmation the onset is the first speech frame within drop_db of the
-        # loudest so far: faint frames before it (breath, room noise after a gap) are not
-        # speech yet, and min_utterance_ms counts from the refined onset.
+        # The onset refinement of the module docstring; min_utterance_ms counts from it.
         self._early.append((frame_start, level_db))
         if level_db <= self._peak or not self.settings.drop_db or self._carried:
             return
