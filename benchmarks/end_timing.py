@@ -3,8 +3,8 @@
 ``python -m benchmarks.end_timing`` prints a markdown table. Tone utterances with exact ends
 (``benchmarks.latency.tone_script``: 1-4 tone words, 1.6-2.4 s pauses, seeded) and the
 LibriVox sentences (``.lab`` ends, 0.7-1.5 s pauses), each with pink room noise 45 dB under
-the speech, go through the real :class:`Pipeline` in the microphone's 20 ms blocks. For every
-utterance the VAD ends, the overhead is
+the speech (``--room-db``), go through the real :class:`Pipeline` in the microphone's 20 ms
+blocks. For every utterance the VAD ends, the overhead is
 
     (end of the block that returned the Finalize) + (time that push took)
         - (true end of speech + silence_ms)
@@ -42,10 +42,10 @@ BLOCK = RATE * 20 // 1000  # MicSource's block
 ROOM_DB = 45
 
 
-def with_room(audio: Int16Array, seed: int) -> Int16Array:
-    """``audio`` plus pink noise ROOM_DB under its speech."""
+def with_room(audio: Int16Array, seed: int, room_db: float = ROOM_DB) -> Int16Array:
+    """``audio`` plus pink noise ``room_db`` under its speech."""
     speech = np.sqrt(np.mean(audio[audio != 0].astype(np.float64) ** 2))
-    room = colored_noise("pink", len(audio), seed=seed) * speech / 10 ** (ROOM_DB / 20)
+    room = colored_noise("pink", len(audio), seed=seed) * speech / 10 ** (room_db / 20)
     return to_int16(audio + room)
 
 
@@ -97,12 +97,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--utterances", type=int, default=60, help="tone utterances")
     p.add_argument("--rounds", type=int, default=4, help="passes over the five LibriVox clips")
     p.add_argument("--silence-ms", type=int, default=700)
+    p.add_argument("--room-db", type=float, default=ROOM_DB, help="pink noise this far down")
     args = p.parse_args(argv)
     script = tone_script(args.utterances, seed=5)
-    tone = with_room(script.samples, 7)
+    tone = with_room(script.samples, 7, args.room_db)
     tone_ends = [u.end for u in script.utterances]
     clean = corpus(args.rounds)
-    libri = with_room(clean.audio, 8)
+    libri = with_room(clean.audio, 8, args.room_db)
     libri_ends = [e for _, e in clean.sentences]
     lines = [
         "| audio, VAD frame | utterances | overhead p50 / p95 ms | max ms |",
