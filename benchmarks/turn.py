@@ -374,11 +374,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--rows", default="", help="only the rows whose name contains this")
     d = TurnSettings()
-    for key in ("early_ms", "ceiling_ms"):
+    for key in ("ask_ms", "early_ms", "ceiling_ms"):
         p.add_argument("--" + key.replace("_", "-"), type=int, default=getattr(d, key))
     p.add_argument("--threshold", type=float, default=d.threshold)
     args = p.parse_args(argv)
     smart = TurnSettings(
+        ask_ms=args.ask_ms,
         early_ms=args.early_ms,
         ceiling_ms=args.ceiling_ms,
         threshold=args.threshold,
