@@ -17,7 +17,12 @@ from tests.words import corpus_wer, matches, normalize, word_error_rate
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.engines.base import NO_OPTIONS, RecognizedWord
 from vad_dictate.engines.whisper import MAX_BUFFER, WhisperEngine, WhisperRecognizer, trim_window
-from vad_dictate.engines.whisper_words import looped, plain_word, words_from_segments
+from vad_dictate.engines.whisper_words import (
+    drop_squeezed_tail,
+    looped,
+    plain_word,
+    words_from_segments,
+)
 from vad_dictate.errors import ConfigError
 from vad_dictate.server.textform import spoken_punctuation
 
@@ -264,6 +269,9 @@ def test_spoken_mark_replaces_the_mark_whisper_put_there() -> None:
         ("a b c d e a b c d e a b c d e", False),  # longer phrases are not looked for
         ("he said that that was so", False),
         ("go forward ten meters go forward ten meters go forward", False),
+        ("an ill-disposed young man f-d-d-d-d-d-d-d", True),  # a loop inside one word
+        ("an ill-disposed young man", False),
+        ("a well-to-do man", False),
     ],
 )
 def test_a_loop_is_a_phrase_three_times_in_a_row(said: str, loop: bool) -> None:
@@ -289,3 +297,19 @@ def test_window_is_cut_to_the_speech_plus_pad(
     cut = trim_window(features, pad)
     assert cut.shape == (*shape[:-1], kept)
     assert np.array_equal(cut[..., :content], features[..., :content])
+
+
+@pytest.mark.parametrize(
+    ("starts", "kept"),
+    [
+        ([0.0, 0.44, 0.68, 1.2], 4),
+        ([0.0, 0.44, 6.25, 6.25, 6.31, 6.31, 6.31], 2),  # "...man" + an invented ending
+        ([0.0, 0.44, 0.5], 3),  # two quick words are speech
+        ([0.0, 0.05, 0.1, 0.12], 0),  # nothing but a squeezed run
+        ([], 0),
+        ([1.0], 1),
+    ],
+)
+def test_a_squeezed_invented_ending_is_dropped(starts: list[float], kept: int) -> None:
+    words = [RecognizedWord(f"w{i}", s, s + 0.01, 0.5) for i, s in enumerate(starts)]
+    assert drop_squeezed_tail(words) == words[:kept]

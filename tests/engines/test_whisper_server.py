@@ -122,7 +122,9 @@ def test_keyterms_configured_mid_stream_reach_the_next_decode(url: str) -> None:
     assert isinstance(before, ListenV1Results) and isinstance(after, ListenV1Results)
     assert "ill-disposed" not in sdk_transcript(before).split()
     assert isinstance(answer, ListenV1ConfigureSuccess) and answer.keyterms == ["ill-disposed"]
-    assert sdk_transcript(after) == "he was not an ill-disposed young man"
+    # tiny.en sometimes invents a word or two in the 0.3 s of silence after the clip (see
+    # whisper_words.SQUEEZED_S); what this test proves is that the keyterm reached the decode.
+    assert sdk_transcript(after).startswith("he was not an ill-disposed young man")
 
 
 async def converse(

@@ -41,7 +41,7 @@ import numpy.typing as npt
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.engines.base import NO_OPTIONS, RecognizedWord, RecognizerOptions
 from vad_dictate.engines.whisper_models import ResolvedModel, resolve_model
-from vad_dictate.engines.whisper_words import looped, words_from_segments
+from vad_dictate.engines.whisper_words import drop_squeezed_tail, looped, words_from_segments
 from vad_dictate.errors import ConfigError
 
 SAMPLE_RATE = 16000
@@ -198,7 +198,8 @@ class WhisperEngine:
             vad_filter=True,
             hotwords=" ".join(options.keyterms) or None,
         )
-        return words_from_segments(segments, offset)  # decodes now, on this thread
+        words = words_from_segments(segments, offset)  # decodes now, on this thread
+        return drop_squeezed_tail(words)
 
     def _language(self, tag: str | None) -> str | None:
         if not self.multilingual:

@@ -10,6 +10,11 @@ from vad_dictate.engines.base import RecognizedWord
 
 _EDGE_PUNCTUATION = "\"“”‘’'.,;:!?()[]{}…-–—«»¿¡"  # noqa: RUF001 (typographic quotes are meant)
 LOOP = 3  # a phrase said this many times in a row is taken for a decoding loop
+# Words whose starts follow each other this closely, three or more in a row at the end of a
+# decode, are not speech: tiny.en crams invented text ("...we'll see you in the next video")
+# into the last 100 ms of an utterance's trailing silence. Nobody says three words that fast.
+SQUEEZED_S = 0.1
+SQUEEZED_RUN = 3
 
 
 def plain_word(text: str) -> str:
@@ -51,10 +56,22 @@ def words_from_segments(segments: Any, offset: float) -> list[RecognizedWord]:
 
 
 def looped(words: Sequence[str]) -> bool:
-    """True when a phrase of 1-4 words comes ``LOOP`` times in a row (a decoding loop)."""
+    """True when a phrase of 1-4 words comes ``LOOP`` times in a row (a decoding loop). The
+    parts of a hyphenated word count as words: tiny.en also loops inside one ("f-d-d-d-d")."""
+    words = [part for word in words for part in word.split("-") if part]
     for n in range(1, 5):
         for i in range(len(words) - LOOP * n + 1):
             phrase = words[i : i + n]
             if all(words[i + k * n : i + (k + 1) * n] == phrase for k in range(1, LOOP)):
                 return True
     return False
+
+
+def drop_squeezed_tail(words: list[RecognizedWord]) -> list[RecognizedWord]:
+    """``words`` without a trailing run of SQUEEZED_RUN or more words that start within
+    SQUEEZED_S of each other (an invented ending, see SQUEEZED_S)."""
+    k = len(words)
+    while k > 1 and words[k - 1].start - words[k - 2].start < SQUEEZED_S:
+        k -= 1
+    run = len(words) - k + 1 if k < len(words) else 0
+    return words[: k - 1] if run >= SQUEEZED_RUN else words
