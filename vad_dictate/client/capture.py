@@ -173,16 +173,14 @@ class CaptureCore(ABC):
     def finalize(self, now: float) -> list[Action]:
         """Finalize the current utterance now (trigger ``hotkey``); between utterances, print
         any text held for the rest of its sentence."""
-        if not self.pipeline.speaking():
-            self._print(self.lines.flush(), now)
+        self._release_held(now)
         self._queue(self.pipeline.force_end("hotkey", now))
         return self._drain()
 
     def pause(self, paused: bool, now: float) -> list[Action]:
         """Pause or resume: while paused the input is heard as silence, nothing is sent."""
         if paused and not self.paused:
-            if not self.pipeline.speaking():
-                self._print(self.lines.flush(), now)
+            self._release_held(now)
             self._queue(self.pipeline.force_end("hotkey", now))
         if not paused and self.dormant:
             self.dormant = False
@@ -217,6 +215,12 @@ class CaptureCore(ABC):
         end = round(seconds * self.rate)
         covers = max((upto for bound, upto in self._sent_map if bound <= end), default=-1)
         self._queue(self.pipeline.heard(result.channel, result.transcript, covers, now))
+
+    def _release_held(self, now: float) -> None:
+        """The user ended the utterance: text held for the rest of its sentence is printed
+        now, unless an utterance is under way (it will be joined to that one)."""
+        if not self.pipeline.speaking():
+            self._print(self.lines.flush(), now)
 
     def _print(self, items: list[Committed], now: float) -> None:
         """Write these utterances (the empty ones print nothing), with their latency."""

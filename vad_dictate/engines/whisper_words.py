@@ -70,8 +70,7 @@ def looped(words: Sequence[str]) -> bool:
 def drop_squeezed_tail(words: list[RecognizedWord]) -> list[RecognizedWord]:
     """``words`` without a trailing run of SQUEEZED_RUN or more words that start within
     SQUEEZED_S of each other (an invented ending, see SQUEEZED_S)."""
-    k = len(words)
-    while k > 1 and words[k - 1].start - words[k - 2].start < SQUEEZED_S:
-        k -= 1
-    run = len(words) - k + 1 if k < len(words) else 0
-    return words[: k - 1] if run >= SQUEEZED_RUN else words
+    first = len(words) - 1  # the first word of the trailing run
+    while first > 0 and words[first].start - words[first - 1].start < SQUEEZED_S:
+        first -= 1
+    return words[:first] if len(words) - first >= SQUEEZED_RUN else words

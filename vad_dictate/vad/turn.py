@@ -142,7 +142,6 @@ class TurnPolicy:
     def speech(self) -> None:
         """Speech goes on: the current pause (and any score for it) is over."""
         self._pause: int | None = None  # last_speech of the current pause
-        self._ripe = False  # the pause has lasted ask_ms
         self._may_end = False  # the pause has lasted early_ms
         self._asked = False  # the model was asked about this pause
         self._waiting = False  # a request's answer is due
@@ -155,7 +154,6 @@ class TurnPolicy:
             self._pause = last_speech
         if now - last_speech < self._ask:
             return []
-        self._ripe = True
         self._may_end = now - last_speech >= self._early
         end = self._decide()
         if end is not None:
@@ -177,7 +175,7 @@ class TurnPolicy:
     def heard(self, text: str, covers: int) -> EndTurn | None:
         """The latest interim transcript of this utterance, heard up to sample ``covers``."""
         self._text, self._covers = text, covers
-        return self._decide() if self._ripe else None
+        return self._decide()  # None before early_ms of a pause
 
     @property
     def probability(self) -> float | None:
