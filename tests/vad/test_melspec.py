@@ -5,6 +5,8 @@
 - A sinusoid of amplitude A exactly on FFT bin k, under a periodic Hann window of 400 points
   (sum 200), has power (A * 200 / 2)^2 in that bin and nothing two bins away.
 - Digital silence is log10(1e-10) = -10 everywhere, which (x + 4) / 4 maps to -1.5.
+- The model's features, which skip the FFT of frames that see only the padding, are the
+  features of the whole padded, normalised window to the bit.
 - The features the model's authors feed it: pipecat ships smart-turn with a numpy port of
   Hugging Face's WhisperFeatureExtractor; on real speech ours agree with it to 1e-4.
 """
@@ -27,10 +29,11 @@ from vad_dictate.vad.melspec import (
     log_mel,
     mel_filters,
     mel_to_hz,
+    padded_log_mel,
     power_spectrogram,
     sparse_filters,
 )
-from vad_dictate.vad.smart_turn import WINDOW_S, model_features
+from vad_dictate.vad.smart_turn import NORMALISE_EPS, WINDOW_S, model_features
 
 
 def test_slaney_mel_scale() -> None:
@@ -82,6 +85,26 @@ def test_silence_and_shape() -> None:
     features = log_mel(np.zeros(WINDOW_S * RATE, dtype=np.float32))
     assert features.shape == (N_MELS, 800)
     assert (features == np.float32(-1.5)).all()
+
+
+@pytest.mark.parametrize(
+    "length",
+    [0, 1, 199, 200, 201, 359, 360, 361, 400, 560, 16000, 127_480, 127_481, 127_640, 127_999],
+)
+def test_the_padding_is_not_transformed_frame_by_frame_yet_the_features_are_the_same(
+    length: int,
+) -> None:
+    n = WINDOW_S * RATE
+    tail = (np.random.default_rng(length).standard_normal(length) * 0.1).astype(np.float32)
+    window = np.zeros(n, dtype=np.float32)
+    window[n - length :] = tail
+    whole = log_mel((window - window.mean()) / np.sqrt(window.var() + NORMALISE_EPS))
+    assert np.array_equal(padded_log_mel(tail, n, NORMALISE_EPS), whole)
+
+
+def test_a_tail_longer_than_the_window_is_refused() -> None:
+    with pytest.raises(ValueError, match="longer than the window"):
+        padded_log_mel(np.zeros(801, dtype=np.float32), 800, NORMALISE_EPS)
 
 
 def pipecat_reference() -> object:

@@ -81,16 +81,54 @@ _WINDOW = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.f
 def power_spectrogram(audio: FloatArray) -> FloatArray:
     """(n_fft // 2 + 1, len // HOP) power spectra of Hann-windowed, centred 25 ms frames."""
     padded = np.pad(audio.astype(np.float32), N_FFT // 2, mode="reflect")
+    return _power(_frames(padded)[:-1])  # Whisper drops the last frame
+
+
+def _frames(padded: FloatArray) -> FloatArray:
+    """(count, n_fft) frames every HOP samples of already padded audio."""
     count = 1 + (len(padded) - N_FFT) // HOP
     index = np.arange(N_FFT)[None, :] + HOP * np.arange(count)[:, None]
-    spectrum = np.fft.rfft(padded[index] * _WINDOW, axis=1)
-    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
-    return power[:-1].T  # Whisper drops the last frame
+    out: FloatArray = padded[index]
+    return out
+
+
+def _power(frames: FloatArray) -> FloatArray:
+    """(n_fft // 2 + 1, count) power spectra of Hann-windowed frames."""
+    spectrum = np.fft.rfft(frames * _WINDOW, axis=1)
+    power: FloatArray = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+    return power.T
 
 
 def log_mel(audio: FloatArray) -> FloatArray:
     """(80, len // 160) Whisper log-mel features of 16 kHz float audio in [-1, 1]."""
-    mel = np.add.reduceat(power_spectrogram(audio)[_BINS] * _WEIGHTS, _STARTS, axis=0)
+    return _to_log_mel(power_spectrogram(audio))
+
+
+def padded_log_mel(tail: FloatArray, length: int, eps: float) -> FloatArray:
+    """(80, length // 160) features of the ``length``-sample window that is zeros and then
+    ``tail``, normalised over the whole window (zeros included) to zero mean and unit variance
+    (``eps`` added to the variance): ``log_mel`` of that window, to the bit.
+
+    Normalised, the zeros are one constant, so every frame that lies wholly in them has the
+    same spectrum: it goes through the FFT once, and only the frames that reach ``tail`` do too.
+    """
+    half = N_FFT // 2
+    if len(tail) > length:
+        raise ValueError(f"the tail ({len(tail)} samples) is longer than the window ({length})")
+    window = np.zeros(length, dtype=np.float32)
+    window[length - len(tail) :] = tail
+    window = (window - window.mean()) / np.sqrt(window.var() + eps)
+    first = (length - len(tail) - half) // HOP  # the frames before this one see only zeros
+    if first < 2:  # a frame this early reaches the reflected start: every frame is needed
+        return log_mel(window)
+    body = np.pad(window[first * HOP - half :], (0, half), mode="reflect")
+    frames = np.vstack([window[:N_FFT], _frames(body)[:-1]])  # the zeros' frame, then the rest
+    features = _to_log_mel(_power(frames))
+    return np.concatenate([np.repeat(features[:, :1], first, axis=1), features[:, 1:]], axis=1)
+
+
+def _to_log_mel(power: FloatArray) -> FloatArray:
+    mel = np.add.reduceat(power[_BINS] * _WEIGHTS, _STARTS, axis=0)
     logs = np.log10(np.maximum(mel, 1e-10))
     logs = np.maximum(logs, logs.max() - DYNAMIC_RANGE)
     out: FloatArray = ((logs + 4.0) / 4.0).astype(np.float32)

@@ -4,7 +4,8 @@ The model file ships in the ``pipecat-ai`` wheel (``pip install --no-deps pipeca
 found through the wheel's metadata without importing pipecat, checked against its SHA-256, or
 taken from a path the user gives (``vad.turn_model``). Input: the last 8 s of the utterance at
 16 kHz, zero-padded on the left and then normalised to zero mean and unit variance, as Whisper
-log-mel features (``melspec.log_mel``) of shape (1, 80, 800). Output: the completion probability.
+log-mel features (``melspec.padded_log_mel``) of shape (1, 80, 800). Output: the completion
+probability.
 A call takes about 70-130 ms on one core, so the client runs it on a worker thread.
 """
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.errors import ConfigError
-from vad_dictate.vad.melspec import RATE, log_mel
+from vad_dictate.vad.melspec import RATE, padded_log_mel
 
 INSTALL = "pip install onnxruntime && pip install --no-deps pipecat-ai"
 WHEEL_PATH = "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"
@@ -50,15 +51,12 @@ def check_digest(path: Path) -> None:
 
 
 def model_features(audio: Int16Array) -> np.ndarray[Any, np.dtype[np.float32]]:
-    """(1, 80, 800) model input of the last 8 s of ``audio`` (16 kHz int16)."""
+    """(1, 80, 800) model input of the last 8 s of ``audio`` (16 kHz int16): zero-padded on
+    the left, normalised over the padded window, zeros included, as the model was trained and
+    is run. The zeros go through no FFT (see ``melspec.padded_log_mel``)."""
     n = WINDOW_S * RATE
-    tail = audio[-n:]
-    x = np.zeros(n, dtype=np.float32)
-    x[n - len(tail) :] = tail
-    x /= 32768.0
-    # Normalised over the padded window, zeros included, as the model was trained and is run.
-    x = (x - x.mean()) / np.sqrt(x.var() + NORMALISE_EPS)
-    return log_mel(x)[np.newaxis]
+    tail = audio[-n:].astype(np.float32) / 32768.0
+    return padded_log_mel(tail, n, NORMALISE_EPS)[np.newaxis]
 
 
 class SmartTurn:
