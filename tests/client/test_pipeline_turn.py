@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from vad_dictate.client.pipeline import (
+    CancelScore,
     Outgoing,
     Pipeline,
     PipelineSettings,
@@ -37,13 +38,22 @@ class Run:
         self.pipe = Pipeline(EP, PipelineSettings(), 1, RATE, turn, model)
         self.out: list[Outgoing] = []
         self.requests: list[tuple[int, ScoreTurn]] = []  # (capture frame, request)
+        self.cancels: list[CancelScore] = []
         self.pos = 0
 
-    def push_until(self, frame: int) -> None:
+    def push_until(self, frame: int, ask: bool = True) -> None:
         while self.pos < min(frame, len(AUDIO)):
             self.pos += BLOCK
             self.out += self.pipe.push(AUDIO[self.pos - BLOCK : self.pos], self.pos / RATE)
-            self.requests += [(self.pos, r) for r in self.pipe.score_requests()]
+            if ask:
+                self.take(self.pipe.score_requests())
+
+    def take(self, requests: list[ScoreTurn | CancelScore]) -> None:
+        for r in requests:
+            if isinstance(r, ScoreTurn):
+                self.requests.append((self.pos, r))
+            else:
+                self.cancels.append(r)
 
     def finals(self) -> list[SendFinalize]:
         return [o for o in self.out if isinstance(o, SendFinalize)]
@@ -113,8 +123,27 @@ def test_a_late_answer_after_speech_resumed_is_ignored() -> None:
     token = r.requests[0][1].token
     resumed = np.concatenate([UTT, np.zeros(2 * RATE, np.int16)])[:, None]
     r.out += r.pipe.push(resumed[: RATE // 2], 0.0)
+    assert r.pipe.score_requests() == [CancelScore(0, token)]  # the shell may stop the model
     assert r.pipe.turn_scored(0, token, 0.99, 0.0) == []
     assert r.finals() == []
+
+
+def test_a_run_the_words_made_needless_is_cancelled() -> None:
+    r = Run()
+    r.push_until(len(UTT) + RATE + RATE // 2)
+    [(_, request)] = r.requests
+    out = r.pipe.heard(0, "Alpha bravo charlie.", r.last_speech(), 0.0)
+    assert [f.speech.trigger for f in out if isinstance(f, SendFinalize)] == ["turn"]
+    assert r.pipe.score_requests() == [CancelScore(0, request.token)]
+    assert r.pipe.score_requests() == []  # named once
+
+
+def test_a_request_dropped_before_it_was_handed_out_is_never_named() -> None:
+    r = Run()
+    r.push_until(len(UTT) + RATE + RATE // 2, ask=False)  # the pause was asked about ...
+    resumed = np.concatenate([UTT, np.zeros(2 * RATE, np.int16)])[:, None]
+    r.out += r.pipe.push(resumed[: RATE // 2], 0.0)  # ... and speech resumed
+    assert r.pipe.score_requests() == []
 
 
 def test_silence_mode_is_the_timer() -> None:

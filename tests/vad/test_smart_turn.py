@@ -7,6 +7,7 @@ same sentence cut mid-phrase after "had" (clip 0870) with the same room tone aft
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,14 @@ import pytest
 
 from tests.clips import RATE, lab, load
 from vad_dictate.errors import ConfigError
-from vad_dictate.vad.smart_turn import SHA256, SmartTurn, bundled_model, check_digest
+from vad_dictate.vad.smart_turn import (
+    SHA256,
+    SmartTurn,
+    Stop,
+    Stopped,
+    bundled_model,
+    check_digest,
+)
 
 pytest.importorskip("onnxruntime")
 if bundled_model() is None:
@@ -55,3 +63,25 @@ def test_a_tampered_model_is_refused(tmp_path: Path) -> None:
         SmartTurn(fake)
     with pytest.raises(ConfigError, match="is not a file"):
         SmartTurn(tmp_path / "missing.onnx")
+
+
+def test_a_call_stopped_before_it_began_gives_no_answer(model: SmartTurn) -> None:
+    stop = Stop()
+    stop()
+    with pytest.raises(Stopped):
+        model.score(load(STEM), stop)
+
+
+class StopOnceRunning(Stop):
+    """Stops the call the moment it has hooked onto its run: onnxruntime's terminate flag."""
+
+    def on_stop(self, hook: Callable[[], None]) -> bool:
+        hooked = super().on_stop(hook)
+        self()
+        return hooked
+
+
+def test_a_running_call_is_stopped_by_onnxruntime(model: SmartTurn) -> None:
+    with pytest.raises(Stopped):
+        model.score(load(STEM), StopOnceRunning())
+    assert 0.0 <= model.score(load(STEM), Stop()) <= 1.0  # an unstopped call still answers

@@ -7,6 +7,10 @@ scenario is a list of steps, each with the actions it must return:
     ("score", token, p)    the model's answer to request ``token``
     ("hear", text, fresh)  an interim transcript; fresh: it has heard the audio up to the pause
     ("speech",)            speech resumed
+    ("reset",)             the utterance ended
+
+A step's actions also name each request it made stale, as ("stale", token): its answer would
+be dropped, so the shell may stop the model.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ import pytest
 from vad_dictate.vad.turn import (
     AskModel,
     EndTurn,
-    TurnAction,
     TurnPolicy,
     TurnSettings,
     last_word,
@@ -77,12 +80,12 @@ def test_last_word() -> None:
     assert last_word("") == ""
 
 
-def play(policy: TurnPolicy, steps: list[tuple[Any, ...]]) -> list[list[TurnAction]]:
+def play(policy: TurnPolicy, steps: list[tuple[Any, ...]]) -> list[list[Any]]:
     """Run the steps; the actions each returned."""
-    out: list[list[TurnAction]] = []
+    out: list[list[Any]] = []
     fed = PAUSE
     for step in steps:
-        got: list[TurnAction] = []
+        got: list[Any] = []
         if step[0] == "quiet":
             upto = at(step[1])
             while fed < upto:
@@ -92,8 +95,11 @@ def play(policy: TurnPolicy, steps: list[tuple[Any, ...]]) -> list[list[TurnActi
             got += [e] if (e := policy.scored(step[1], step[2])) else []
         elif step[0] == "hear":
             got += [e] if (e := policy.heard(step[1], PAUSE if step[2] else PAUSE - 1)) else []
+        elif step[0] == "reset":
+            policy.reset()
         else:
             policy.speech()
+        got += [("stale", token) for token in policy.take_stale()]
         out.append(got)
     return out
 
@@ -174,7 +180,28 @@ SCENARIOS: list[tuple[str, dict[str, Any], bool, list[tuple[Any, ...]], list[lis
         {},
         True,
         [("quiet", 150), ("speech",), ("score", 1, 0.99)],
-        [[ask(1, 150)], [], []],
+        [[ask(1, 150)], [("stale", 1)], []],
+    ),
+    (
+        "an answer that came is not stale when speech resumes",
+        {},
+        True,
+        [("quiet", 150), ("score", 1, 0.3), ("speech",), ("reset",)],
+        [[ask(1, 150)], [], [], []],
+    ),
+    (
+        "words that end the utterance while the model runs make its answer stale",
+        {"ask_ms": 90, "early_ms": 180},
+        True,
+        [("quiet", 100), ("hear", "young man.", True), ("quiet", 180), ("reset",)],
+        [[ask(1, 90)], [], [WORDS], [("stale", 1)]],
+    ),
+    (
+        "the utterance ending by the hotkey makes a running request stale once",
+        {},
+        True,
+        [("quiet", 150), ("reset",), ("reset",), ("score", 1, 0.9)],
+        [[ask(1, 150)], [("stale", 1)], [], []],
     ),
     (
         "asked before early_ms: an early answer ends the pause at early_ms, not before",
@@ -233,8 +260,10 @@ def test_a_new_pause_makes_the_old_answer_stale() -> None:
     policy = TurnPolicy(BASE, RATE, model=True)
     assert policy.silence(PAUSE, at(150)) == [ask(1, 150)]
     policy.speech()
+    assert policy.take_stale() == [1]
     later = PAUSE + 20000
     assert policy.silence(later, later + 2400) == [AskModel(2, later + 2400)]
+    assert policy.take_stale() == []
     assert policy.scored(1, 0.99) is None  # the answer about the first pause
     assert policy.scored(2, 0.99) == MODEL
     assert policy.probability == 0.99

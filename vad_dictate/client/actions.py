@@ -11,7 +11,7 @@ from typing import Literal
 
 from vad_dictate.client.assembler import Committed
 from vad_dictate.client.assembler import ShowInterim as ShowInterim  # also an action
-from vad_dictate.client.pipeline import Outgoing, ScoreTurn
+from vad_dictate.client.pipeline import CancelScore, Outgoing, ScoreTurn
 from vad_dictate.errors import VadDictateError
 
 TransmitKind = Literal["silence", "configure", "keepalive", "ping", "audio", "finalize", "close"]
@@ -99,4 +99,5 @@ Action = (
     | ReopenInput
     | Finish
     | ScoreTurn  # run the end-of-turn model off the capture path; answer turn_scored
+    | CancelScore  # that run's answer is no longer wanted: stop it if it runs
 )

@@ -14,7 +14,9 @@ Turn taking (``vad.turn = "smart"``): each channel's :class:`TurnPolicy` watches
 confirmed utterances and may end one before the endpointer's ceiling. It asks for the
 end-of-turn model through :meth:`Pipeline.score_requests` (the shell runs the model off the
 capture path) and hears back through :meth:`Pipeline.turn_scored`; interim transcripts arrive
-through :meth:`Pipeline.heard`. Both may return a Finalize.
+through :meth:`Pipeline.heard`. Both may return a Finalize. A request whose answer would be
+dropped (speech resumed, or the utterance ended) comes back as :class:`CancelScore`, so that
+the shell can stop the model early.
 """
 
 from __future__ import annotations
@@ -71,6 +73,19 @@ class ScoreTurn:
     channel: int
     token: int
     audio: Int16Array  # the channel's utterance up to now, at most MODEL_WINDOW_S long
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """(channel, token): which request this is."""
+        return self.channel, self.token
+
+
+@dataclass(frozen=True, slots=True)
+class CancelScore:
+    """ScoreTurn ``token`` of ``channel`` is stale: stop it if it runs, its answer is dropped."""
+
+    channel: int
+    token: int
 
 
 MODEL_WINDOW_S = 8
@@ -142,7 +157,7 @@ class Pipeline:
             if turn and smart
             else []
         )
-        self._requests: list[ScoreTurn] = []
+        self._requests: list[ScoreTurn | CancelScore] = []
         self._frame = sample_rate * endpointer.frame_ms // 1000
         keep_ms = endpointer.preroll_ms + endpointer.min_utterance_ms + endpointer.onset_ms + 2000
         if model and self.turns:
@@ -195,9 +210,17 @@ class Pipeline:
             self._skip_to(self._ring.end)
         return out
 
-    def score_requests(self) -> list[ScoreTurn]:
-        """The model runs the turn policy asked for since the last call (oldest first)."""
+    def score_requests(self) -> list[ScoreTurn | CancelScore]:
+        """The model runs the turn policy asked for since the last call (oldest first), then
+        the runs it no longer wants; a run asked for and dropped meanwhile is not named at all."""
         out, self._requests = self._requests, []
+        for c, policy in enumerate(self.turns):
+            for token in policy.take_stale():
+                unsent = [r for r in out if isinstance(r, ScoreTurn) and r.key == (c, token)]
+                if unsent:
+                    out.remove(unsent[0])
+                else:
+                    out.append(CancelScore(c, token))
         return out
 
     def turn_scored(

@@ -21,7 +21,7 @@ from vad_dictate.audio.reopen import reopening
 from vad_dictate.client.actions import Action, Connect, Finish, ReopenInput, Transmit
 from vad_dictate.client.capture import SessionOptions
 from vad_dictate.client.keyterms import KeytermCore
-from vad_dictate.client.pipeline import ScoreTurn
+from vad_dictate.client.pipeline import CancelScore, ScoreTurn
 from vad_dictate.client.scoring import TurnScorer, TurnWorker
 from vad_dictate.client.transport import Link, Recorder, open_link
 from vad_dictate.errors import AudioDeviceError, AuthError, RequestRejected, TransportError
@@ -122,6 +122,8 @@ class Session:
                 continue
             if isinstance(action, ScoreTurn) and self.turns is not None:
                 self.turns.score(action, self._scored)
+            elif isinstance(action, CancelScore) and self.turns is not None:
+                self.turns.cancel(action)
             elif isinstance(action, Connect | Finish):
                 if not isinstance(self._directive, Finish):
                     self._directive = action

@@ -6,7 +6,8 @@ taken from a path the user gives (``vad.turn_model``). Input: the last 8 s of th
 16 kHz, zero-padded on the left and then normalised to zero mean and unit variance, as Whisper
 log-mel features (``melspec.padded_log_mel``) of shape (1, 80, 800). Output: the completion
 probability.
-A call takes about 70-130 ms on one core, so the client runs it on a worker thread.
+A call takes about 70-130 ms on one core, so the client runs it on a worker thread, and stops
+it (:class:`Stop`) when speech resumes before its answer is in.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.metadata
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +62,34 @@ def model_features(audio: Int16Array) -> np.ndarray[Any, np.dtype[np.float32]]:
     return padded_log_mel(tail, n, NORMALISE_EPS)[np.newaxis]
 
 
+class Stopped(Exception):
+    """A model call was stopped before its answer (see :class:`Stop`)."""
+
+
+class Stop:
+    """Lets another thread end one model call early; the call then raises :class:`Stopped`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._hook: Callable[[], None] | None = None
+
+    def __call__(self) -> None:
+        """Stop the call: at once if it has not begun, at its next graph node if it runs."""
+        with self._lock:
+            self._stopped, hook = True, self._hook
+        if hook is not None:
+            hook()
+
+    def on_stop(self, hook: Callable[[], None]) -> bool:
+        """Call ``hook`` (on the stopping thread) when stopped; False if stopped already."""
+        with self._lock:
+            if self._stopped:
+                return False
+            self._hook = hook
+            return True
+
+
 class SmartTurn:
     """The loaded model; :meth:`score` is thread-safe and takes about 0.1 s."""
 
@@ -89,8 +120,24 @@ class SmartTurn:
                 f"vad.turn_model {str(path)!r} is not a loadable ONNX model ({kind})."
             ) from None
         self.path = path
+        self._ort = ort
 
-    def score(self, audio: Int16Array) -> float:
-        """Probability (0-1) that ``audio`` (16 kHz speech up to now) ends a finished turn."""
-        out = self._session.run(None, {"input_features": model_features(audio)})
+    def score(self, audio: Int16Array, stop: Stop | None = None) -> float:
+        """Probability (0-1) that ``audio`` (16 kHz speech up to now) ends a finished turn.
+        Raises :class:`Stopped` if ``stop`` is called first."""
+        return self.score_features(model_features(audio), stop)
+
+    def score_features(
+        self, features: np.ndarray[Any, np.dtype[np.float32]], stop: Stop | None = None
+    ) -> float:
+        """:meth:`score` of ready-made (1, 80, 800) features (see :func:`model_features`)."""
+        options = self._ort.RunOptions()
+        if stop is not None and not stop.on_stop(lambda: setattr(options, "terminate", True)):
+            raise Stopped
+        try:
+            out = self._session.run(None, {"input_features": features}, options)
+        except Exception:  # onnxruntime's own Fail type, "terminate flag" in its message
+            if options.terminate:
+                raise Stopped from None
+            raise
         return float(np.asarray(out[0]).reshape(-1)[0])
