@@ -62,7 +62,7 @@ class TurnWorker:
 
     def close(self) -> None:
         """Stop: requests not yet started are dropped, a running one is not waited for."""
-        for future, stop in self._running.values():
+        for future, stop in list(self._running.values()):  # the worker pops as it finishes
             future.cancel()
             stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
