@@ -229,7 +229,9 @@ def test_replay_after_reconnect_is_paced(server_url: str, tmp_path: Path) -> Non
     sent = 0.0
     for t, n in log[1:]:  # the opening silence burst is not part of the replay
         sent += n / 2 / 16000
-        assert sent <= 2 * (t - t0) + 0.2, (sent, t - t0)
+        # 0.5 s of slack: on a loaded machine the proxy reads the first message late and the
+        # next ones in a burst; an unpaced replay would send the 3+ s backlog at once.
+        assert sent <= 2 * (t - t0) + 0.5, (sent, t - t0)
     assert sent > 3  # a real backlog was replayed
 
 
