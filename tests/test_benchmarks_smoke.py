@@ -152,3 +152,38 @@ def test_offline_engines_benchmark_on_pocketsphinx() -> None:
     row = {"engine": "pocketsphinx", "turn": "silence 700 ms", "startup": 0.5, "cpu": 0.2}
     row |= {"rss": 80.0, **result}
     assert "| pocketsphinx | silence 700 ms | " in offline.summarize([row], 5)
+
+
+def test_turn_counts_stopped_calls_apart() -> None:
+    """The turn benchmark over the first sentences of its set: the smart pass stops the calls
+    for pauses where speech resumed, and decides exactly as the pass as before (the features
+    are the same to the bit, and stopped calls' answers were never used)."""
+    pytest.importorskip("onnxruntime")
+    from benchmarks import turn
+    from tests.clips import RATE
+    from vad_dictate.vad.smart_turn import SmartTurn, bundled_model
+    from vad_dictate.vad.turn import TurnSettings
+
+    if bundled_model() is None:
+        pytest.skip("pipecat-ai is not installed (.ci/setup installs it)")
+    full = turn.dictation(rounds=1)
+    cut = full.sentence_ends[3] + RATE  # two sentences and their one-word answers
+    track = turn.Track(
+        full.audio[:cut],
+        [w for w in full.words if w[1] < cut],
+        [e for e in full.sentence_ends if e < cut],
+        [k for k in full.one_word if k < 4],
+        [p for p in full.pauses if p[1] < cut],
+    )
+    model, settings = SmartTurn(), TurnSettings()
+    # Answers 70 ms after asking, whatever the calls took: the two passes decide alike.
+    smart = turn.run(track, EndpointerSettings(), settings, model, 1.0, 0.3, 300, 70.0)
+    before = turn.run(
+        track, EndpointerSettings(), settings, turn.WholeWindow(model), 1.0, 0.3, 300, 70.0, False
+    )
+    assert 0 < smart.stopped < len(smart.calls) == len(before.calls)
+    assert before.stopped == 0
+    assert [f.speech.end for f in smart.finals] == [f.speech.end for f in before.finals]
+    row = turn.judge("smart", track, smart, turn.printed_lines(track, smart.finals, 10, 1300))
+    assert (row.words_lost, row.one_word_sent) == (0, row.one_word_total)
+    assert 0 <= turn.stopped_cpu(model, track.audio[:RATE], 0.0) < 1.0
