@@ -245,7 +245,7 @@ class Pipeline:
 
     def speaking(self) -> bool:
         """True while any channel is inside a confirmed or starting utterance."""
-        return any(ep.state.value != "silence" for ep in self.endpointers)
+        return any(ep.state is not State.SILENCE for ep in self.endpointers)
 
     def aggressiveness(self) -> int:
         """The VAD aggressiveness in use (the same on every channel)."""

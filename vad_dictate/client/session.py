@@ -2,10 +2,15 @@
 
 Every decision is the pure :class:`~vad_dictate.client.core.ClientCore`'s; this shell
 only moves bytes and timestamps and carries out the actions the core returns. The
-pump feeds it audio for the whole session, the ticker feeds it time, and each
+pump feeds it audio for the whole session, and time with it (see ``_tick``), and each
 connection has a reader (websocket -> core) and a writer (core -> websocket). The
 main loop opens a connection whenever the core says ``Connect`` and returns when it
 says ``Finish``.
+
+Each wake-up of the event loop costs more CPU here than the work most of them do, so the
+shell wakes for nothing: the core's time comes with the audio (a block past the next tick
+time ticks it) and from a timer only while no audio arrives, and the writer is woken only
+when the core has something it may send.
 """
 
 from __future__ import annotations
@@ -53,23 +58,29 @@ class Session:
             options, source.channels, source.sample_rate, paused=paused, jitter=random.random
         )
         self.stop_requested = asyncio.Event()
-        self._wake = asyncio.Event()  # the core may have something to send
+        self._wake = asyncio.Event()  # the core has something to send (or to pace)
+        self._writer_waits = False  # the writer is in _wait: wake it when there is
         self._drained = asyncio.Event()  # something was sent, or a stop came: a file may go on
         self._directed = asyncio.Event()  # the core said Connect or Finish
         self._directive: Connect | Finish | None = None
         self._crash: BaseException | None = None
+        self._tick_due = 0.0  # when the core is next given the time
+        self._watch: asyncio.TimerHandle | None = None  # ticks while no audio arrives
+        self._watch_at = 0.0  # when it fires
 
     async def run(self) -> int:
         """Dictate until the source ends or a stop is requested; return the exit code."""
         pump = asyncio.create_task(self._pump())
-        ticker = asyncio.create_task(self._ticker())
+        self._tick_due = time.monotonic() + TICK_S
+        self._watch_until(self._tick_due)
         try:
             self._do(self.core.start())
             finish = await self._connections()
         finally:
-            for task in (pump, ticker):
-                task.cancel()
-            await asyncio.gather(pump, ticker, return_exceptions=True)
+            pump.cancel()
+            await asyncio.gather(pump, return_exceptions=True)
+            if self._watch is not None:
+                self._watch.cancel()
             if self.turns is not None:
                 self.turns.close()
         if finish.error is not None:
@@ -130,7 +141,8 @@ class Session:
                 self._directed.set()
         if self.sink.stdout_closed and not self.core.done:
             self._do(self.core.output_closed(time.monotonic()))
-        self._wake.set()
+        if self._writer_waits and self.core.next_send(time.monotonic()) is not None:
+            self._wake.set()
         return actions
 
     def _scored(self, request: ScoreTurn, probability: float) -> None:
@@ -153,6 +165,7 @@ class Session:
                         self.recorder.audio(block)
                     self._do(self.core.audio(block))
                     self.status.level(block.samples, self.core.pipeline.speaking())
+                    self._ticked_by_audio()
                     while self.core.input_waits(self.source.live):
                         self._drained.clear()
                         await self._drained.wait()
@@ -170,12 +183,45 @@ class Session:
             await _wait(self.stop_requested, reopen[0].delay)
         return bool(reopen) and not self.stop_requested.is_set()
 
-    async def _ticker(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_S)
-            src = self.source
-            self._do(self.core.overflows(src.overflows_portaudio, src.overflows_queue))
-            self._do(self.core.tick(time.monotonic()))
+    # -- time -----------------------------------------------------------------------------------
+
+    def _tick(self, now: float) -> None:
+        """Give the core the time (and the source's overflow counters), every ``TICK_S``."""
+        due = self._tick_due + TICK_S
+        self._tick_due = due if due > now else now + TICK_S
+        src = self.source
+        self._do(self.core.overflows(src.overflows_portaudio, src.overflows_queue))
+        self._do(self.core.tick(now))
+
+    def _ticked_by_audio(self) -> None:
+        """A block arrived: tick if it is time. The timer that ticks without audio waits one
+        ``TICK_S`` longer than the next tick: blocks come every few tens of ms, so it fires
+        only once they stop."""
+        now = time.monotonic()
+        if now >= self._tick_due:
+            self._tick(now)
+        self._watch_until(self._tick_due + TICK_S)
+
+    def _watched(self) -> None:
+        """No audio for a while (a file waiting for the network, a device being reopened, the
+        input ended): tick from the timer, and again every ``TICK_S``."""
+        try:
+            self._tick(time.monotonic())
+        except Exception as exc:  # a bug: end the session with it rather than hang
+            self._crash = exc
+            self._directed.set()
+            return
+        self._watch_until(self._tick_due)
+
+    def _watch_until(self, at: float) -> None:
+        """(Re)set the timer that ticks without audio to fire at ``at`` (monotonic time)."""
+        if at == self._watch_at:
+            return
+        if self._watch is not None:
+            self._watch.cancel()
+        self._watch_at = at
+        loop = asyncio.get_running_loop()
+        self._watch = loop.call_later(at - time.monotonic(), self._watched)
 
     # -- connections --------------------------------------------------------------------------
 
@@ -236,7 +282,11 @@ class Session:
                 self._drained.set()
                 continue
             self._wake.clear()
-            await _wait(self._wake, None if message is None else max(0.0, message - now))
+            self._writer_waits = True
+            try:
+                await _wait(self._wake, None if message is None else max(0.0, message - now))
+            finally:
+                self._writer_waits = False
 
 
 async def _wait(event: asyncio.Event, timeout: float | None) -> None:
@@ -245,6 +295,9 @@ async def _wait(event: asyncio.Event, timeout: float | None) -> None:
     Not ``asyncio.wait_for``: on Python 3.11 it swallows a cancellation that arrives as
     the event is set, and a writer cancelled that way waited forever after a reconnect.
     """
+    if timeout is None:  # the writer's usual wait: no timer to set up
+        await event.wait()
+        return
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(timeout):
             await event.wait()

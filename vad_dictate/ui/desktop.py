@@ -1,9 +1,10 @@
 """The session on the desktop: state changes to bar subscribers, notifications and sounds.
 
-:class:`DesktopView` wraps the session's :class:`StatusView`. Every call the session
-makes on its view (a captured block, a state change, a printed utterance) is also a
-moment to look at the session's state, so a change is seen within one audio block
-and pushed to ``status --follow`` subscribers, without polling. Changes that a
+:class:`DesktopView` wraps the session's :class:`StatusView`. The session's core says
+when its state changes (``StateChanged``, presented as ``state``), and the view then
+reads it and pushes it to ``status --follow`` subscribers, without polling; a printed
+utterance or a status line is also a moment to look. A captured block is not: it comes
+50 times a second, and the core has already said whatever it changed. Changes that a
 person without a terminal must not miss become desktop notifications; pausing and
 resuming can play a short cue.
 """
@@ -192,9 +193,8 @@ class DesktopView(StatusView):
         self._check()
 
     def level(self, samples: object, speech: bool) -> None:
-        """Forwarded; each captured block is also a moment to look at the state."""
+        """Forwarded (a state change comes as ``state``: see the module doc)."""
         self.inner.level(samples, speech)
-        self._check()
 
     def committed(self, channel: int, latency_ms: float | None) -> None:
         """Forwarded."""
