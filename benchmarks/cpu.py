@@ -9,8 +9,13 @@ clients run at once. ``--dictation`` runs the turn benchmark's set instead (98 s
 client's CPU time is read from ``/proc/PID/stat`` 5 s after it started and 5 s before
 the audio ends, so imports and connecting are left out; the whole run (``wait4``
 rusage) is shown too. Meanwhile this process measures the floor: an asyncio loop that
-only takes 20 ms blocks and wakes every 50 ms, as the app's pump and ticker do.
-Capture is the paced file source: PortAudio's callback thread is not included.
+only takes 20 ms blocks and wakes every 50 ms, as the app's pump and ticker did, and the
+pure pipeline core (endpointer + gate, ``--turn silence``) pushed the same audio one block
+per wake. That row is the core's cost at real time: woken every 20 ms, it finds its
+caches cold and takes about three times as long per block as it does back to back (the
+throughput table and ``benchmarks/turn.py`` time it back to back), so the client's CPU
+less that row and the floor is what the session shell, the file source and the socket
+cost. Capture is the paced file source: PortAudio's callback thread is not included.
 
 Throughput: the real Session, in this process, with a source that releases blocks as
 fast as they are taken (speed 0). "Capture + VAD" is audio length over the time until
@@ -48,6 +53,7 @@ from benchmarks.latency import (
     table,
 )
 from vad_dictate.audio.block import Int16Array
+from vad_dictate.audio.files import read_wav
 from vad_dictate.client.pipeline import Pipeline, PipelineSettings, Policy
 from vad_dictate.client.session import Session
 from vad_dictate.vad.events import EndpointerSettings
@@ -123,10 +129,12 @@ def real_time(
             for policy, flags in runs
         }
         samples: dict[str, list[tuple[float, int]]] = {p: [] for p in policies}
-        floor = 0.0
+        floor = core = 0.0
+        audio = read_wav(wav).samples[:, 0]
         for mark in (SKIP_S, audio_s - SKIP_S):
             if samples[policies[0]]:  # inside the window: measure the floor meanwhile
-                floor = asyncio.run(pacing_floor(started + mark - time.monotonic()))
+                window = audio[round(SKIP_S * RATE) : round(mark * RATE)]
+                floor, core = asyncio.run(pacing_floor(window))
             time.sleep(max(0.0, started + mark - time.monotonic()))
             for policy, proc in procs.items():
                 samples[policy].append((time.monotonic(), cpu_ticks(proc.pid)))
@@ -141,23 +149,31 @@ def real_time(
             whole = 100 * (usage.ru_utime + usage.ru_stime) / wall
             out.append(RealTime(policy, audio_s, steady, whole, wall))
         out.append(RealTime("floor: asyncio loop only", audio_s, floor, float("nan"), 0.0))
+        label = "pipeline core alone, one block per 20 ms wake"
+        out.append(RealTime(label, audio_s, core, float("nan"), 0.0))
         return out
 
 
-async def pacing_floor(seconds: float) -> float:
-    """CPU percent of an event loop that only takes 20 ms blocks and ticks every 50 ms."""
-    source = PacedSource(np.zeros(round(seconds * RATE), dtype=np.int16))
+async def pacing_floor(audio: Int16Array) -> tuple[float, float]:
+    """CPU percent of an event loop that only takes 20 ms blocks of ``audio`` and ticks every
+    50 ms, and of the pipeline core pushing each block as it comes (in that loop, timed apart)."""
+    source = PacedSource(audio)
+    pipe = Pipeline(EndpointerSettings(), PipelineSettings(), 1, RATE)
 
     async def ticker() -> None:
         while True:
             await asyncio.sleep(0.05)
 
     tick = asyncio.create_task(ticker())
+    core = 0.0
     cpu0, t0 = time.process_time(), time.monotonic()
-    async for _ in source.blocks():
-        pass
+    async for block in source.blocks():
+        c0 = time.thread_time()
+        pipe.push(block.samples, block.captured_at)
+        core += time.thread_time() - c0
     tick.cancel()
-    return 100 * (time.process_time() - cpu0) / (time.monotonic() - t0)
+    wall = time.monotonic() - t0
+    return 100 * (time.process_time() - cpu0 - core) / wall, 100 * core / wall
 
 
 @dataclass(frozen=True, slots=True)

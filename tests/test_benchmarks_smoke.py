@@ -78,8 +78,8 @@ def test_cpu_throughput_and_counters(tone_url: str) -> None:
     assert _finite(t.capture_x, t.end_to_end_x, t.core_x, t.client_cpu_s)
     assert t.capture_x > 0 and t.end_to_end_x > 0
     assert cpu.cpu_ticks(os.getpid()) > 0
-    floor = asyncio.run(cpu.pacing_floor(0.2))
-    assert _finite(floor) and floor >= 0
+    floor, core = asyncio.run(cpu.pacing_floor(audio[: latency.RATE // 5]))
+    assert _finite(floor, core) and floor >= 0 and core > 0
     assert "| speech | 10 |" in cpu.summarize([], results)
 
 
