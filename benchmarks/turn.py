@@ -48,7 +48,7 @@ from vad_dictate.client.assembler import Committed, UtteranceInfo
 from vad_dictate.client.lines import LineJoiner
 from vad_dictate.client.pipeline import CancelScore, Pipeline, PipelineSettings, SendFinalize
 from vad_dictate.vad.events import EndpointerSettings
-from vad_dictate.vad.melspec import log_mel
+from vad_dictate.vad.melspec import log_mel, padded_window
 from vad_dictate.vad.smart_turn import NORMALISE_EPS, WINDOW_S, SmartTurn, Stop, Stopped
 from vad_dictate.vad.turn import HOLD_WORDS, TurnSettings
 
@@ -202,9 +202,7 @@ class WholeWindow:
 
     def score(self, audio: Int16Array, stop: Stop | None = None) -> float:
         n = WINDOW_S * RATE
-        window = np.zeros(n, dtype=np.float32)
-        window[n - len(audio[-n:]) :] = audio[-n:] / 32768.0
-        window = (window - window.mean()) / np.sqrt(window.var() + NORMALISE_EPS)
+        window = padded_window(audio[-n:].astype(np.float32) / 32768.0, n, NORMALISE_EPS)
         return self.model.score_features(log_mel(window)[np.newaxis], stop)
 
 

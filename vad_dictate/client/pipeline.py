@@ -87,6 +87,11 @@ class CancelScore:
     channel: int
     token: int
 
+    @property
+    def key(self) -> tuple[int, int]:
+        """(channel, token): the ScoreTurn it cancels."""
+        return self.channel, self.token
+
 
 MODEL_WINDOW_S = 8
 

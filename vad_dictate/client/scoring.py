@@ -53,7 +53,7 @@ class TurnWorker:
 
     def cancel(self, request: CancelScore) -> None:
         """Drop the request if it has not started; stop it if it runs; no answer either way."""
-        running = self._running.pop((request.channel, request.token), None)
+        running = self._running.pop(request.key, None)
         if running is not None:
             future, stop = running
             future.cancel()

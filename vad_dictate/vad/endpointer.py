@@ -218,10 +218,10 @@ class Endpointer:
         events: list[EndpointEvent] = []
         frames = np.frombuffer(data, dtype=np.int16, count=whole // 2)
         classify, st = self._classifier.is_speech, self.settings
-        keep = len(self._recent) - self._frame
+        recent, keep = self._recent, len(self._recent) - self._frame
         for n in range(0, whole // 2, self._frame):
             frame = frames[n : n + self._frame]
-            self._recent = np.concatenate([self._recent[-keep:], frame])
+            recent[:keep], recent[keep:] = recent[-keep:], frame  # shifted in place
             loud = self._floor.measure(frame)
             self._vad_speech = classify(frame)
             self._snr = loud.snr_db

@@ -104,20 +104,25 @@ def log_mel(audio: FloatArray) -> FloatArray:
     return _to_log_mel(power_spectrogram(audio))
 
 
+def padded_window(tail: FloatArray, length: int, eps: float) -> FloatArray:
+    """The ``length``-sample window that is zeros and then ``tail``, normalised over the whole
+    window (zeros included) to zero mean and unit variance (``eps`` added to the variance)."""
+    if len(tail) > length:
+        raise ValueError(f"the tail ({len(tail)} samples) is longer than the window ({length})")
+    window = np.zeros(length, dtype=np.float32)
+    window[length - len(tail) :] = tail
+    out: FloatArray = (window - window.mean()) / np.sqrt(window.var() + eps)
+    return out
+
+
 def padded_log_mel(tail: FloatArray, length: int, eps: float) -> FloatArray:
-    """(80, length // 160) features of the ``length``-sample window that is zeros and then
-    ``tail``, normalised over the whole window (zeros included) to zero mean and unit variance
-    (``eps`` added to the variance): ``log_mel`` of that window, to the bit.
+    """(80, length // 160) features of :func:`padded_window`: its ``log_mel``, to the bit.
 
     Normalised, the zeros are one constant, so every frame that lies wholly in them has the
     same spectrum: it goes through the FFT once, and only the frames that reach ``tail`` do too.
     """
     half = N_FFT // 2
-    if len(tail) > length:
-        raise ValueError(f"the tail ({len(tail)} samples) is longer than the window ({length})")
-    window = np.zeros(length, dtype=np.float32)
-    window[length - len(tail) :] = tail
-    window = (window - window.mean()) / np.sqrt(window.var() + eps)
+    window = padded_window(tail, length, eps)
     first = (length - len(tail) - half) // HOP  # the frames before this one see only zeros
     if first < 2:  # a frame this early reaches the reflected start: every frame is needed
         return log_mel(window)

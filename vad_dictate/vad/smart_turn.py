@@ -5,9 +5,8 @@ found through the wheel's metadata without importing pipecat, checked against it
 taken from a path the user gives (``vad.turn_model``). Input: the last 8 s of the utterance at
 16 kHz, zero-padded on the left and then normalised to zero mean and unit variance, as Whisper
 log-mel features (``melspec.padded_log_mel``) of shape (1, 80, 800). Output: the completion
-probability.
-A call takes about 70-130 ms on one core, so the client runs it on a worker thread, and stops
-it (:class:`Stop`) when speech resumes before its answer is in.
+probability. A call takes about 70-130 ms on one core, so the client runs it on a worker
+thread, and stops it (:class:`Stop`) when speech resumes before its answer is in.
 """
 
 from __future__ import annotations
