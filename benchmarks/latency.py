@@ -122,9 +122,13 @@ class PacedSource:
 
     channels = 1
     overflows_portaudio = overflows_queue = 0  # generated audio never overflows
+    hold = 0
 
     def reset(self) -> None:
         """Nothing to reopen: it never fails like a device."""
+
+    def release(self) -> None:
+        """Nothing is held."""
 
     def __init__(self, samples: Int16Array, speed: float = 1.0, block_ms: int = BLOCK_MS) -> None:
         self.sample_rate = RATE

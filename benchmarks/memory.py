@@ -65,9 +65,13 @@ class LoopSource:
     channels = 1
     live = False
     overflows_portaudio = overflows_queue = 0  # generated audio never overflows
+    hold = 0  # ignored: every block as fast as it is taken
 
     def reset(self) -> None:
         """Nothing to reopen: it never fails like a device."""
+
+    def release(self) -> None:
+        """Nothing is held."""
 
     def __init__(self, minutes: Sequence[int], speed: float = 0.0, ahead_s: float = 30.0):
         self.sample_rate = RATE

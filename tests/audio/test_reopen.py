@@ -20,6 +20,7 @@ class ScriptedDevice:
     live = True
     sample_rate, channels = 16000, 1
     overflows_portaudio = overflows_queue = 0
+    hold = 0  # ignored: every block at once
 
     def __init__(self, openings: list[int]) -> None:
         self.openings = list(openings)
@@ -28,6 +29,9 @@ class ScriptedDevice:
 
     def reset(self) -> None:
         self.log.append("reset")
+
+    def release(self) -> None:
+        """Nothing is held."""
 
     async def blocks(self) -> AsyncIterator[AudioBlock]:
         count = self.openings.pop(0)

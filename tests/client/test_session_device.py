@@ -40,6 +40,7 @@ class FailingMic:
     live = True
     overflows_portaudio = 0
     overflows_queue = 0
+    hold = 0  # ignored: every block at once
 
     def __init__(self, openings: list[npt.NDArray[np.int16]], reopenable: bool) -> None:
         self.sample_rate, self.channels = RATE, 1
@@ -50,6 +51,9 @@ class FailingMic:
 
     def reset(self) -> None:
         self.resets += 1
+
+    def release(self) -> None:
+        """Nothing is held."""
 
     async def blocks(self) -> AsyncIterator[AudioBlock]:
         if not self._openings or (self._next and not self._reopenable):

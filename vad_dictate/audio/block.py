@@ -30,6 +30,11 @@ class AudioSource(Protocol):
     live: bool  # True: audio not taken at once is lost (a microphone); False: it can wait (a file)
     overflows_portaudio: int  # callbacks whose status flagged an input overflow
     overflows_queue: int  # blocks dropped because the consumer fell behind
+    # Frames (at the pipeline rate) the source may gather before it hands them out together:
+    # it delivers once it holds at least this many, so one wake-up of the consumer takes
+    # several blocks. 0 (or one block or less): every block at once. The consumer sets it
+    # from what its decisions can wait for (``Pipeline.hold``); a source may ignore it.
+    hold: int
 
     def blocks(self) -> AsyncIterator[AudioBlock]:
         """Frames until the input ends; raises AudioDeviceError when the device fails."""
@@ -37,4 +42,8 @@ class AudioSource(Protocol):
 
     def reset(self) -> None:
         """Allow ``blocks()`` to open the input again after a failure."""
+        ...
+
+    def release(self) -> None:
+        """Hand out what is held now, without waiting for ``hold`` frames (event loop thread)."""
         ...

@@ -212,6 +212,7 @@ class FileSource:
     live = False  # a file can wait for the network; a microphone cannot
     overflows_portaudio = 0  # a file never overflows
     overflows_queue = 0
+    hold = 0  # not honoured yet: every block when due
 
     def __init__(
         self, path: str | Path, *, speed: float = 1.0, rate: int = 16000, block_ms: int = 20
@@ -237,6 +238,9 @@ class FileSource:
 
     def reset(self) -> None:
         """Nothing to do: a file does not fail like a device that can be reopened."""
+
+    def release(self) -> None:
+        """Nothing is held yet."""
 
     async def blocks(self) -> AsyncIterator[AudioBlock]:
         """Yield blocks, each released when its last frame is due: t0 + end / rate / speed."""

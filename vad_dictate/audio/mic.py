@@ -183,6 +183,7 @@ class MicSource:
         self.on_overflow = on_overflow
         self.overflows_portaudio = 0  # callbacks whose status flagged input overflow
         self.overflows_queue = 0  # blocks dropped because the consumer fell behind
+        self.hold = 0  # not honoured yet: every callback's block at once
         self._device_frames = 0  # frames captured at the device rate, dropped ones included
         self._next_start = 0  # pipeline-rate index of the next frame the resampler emits
         self._stopping = False
@@ -301,6 +302,9 @@ class MicSource:
         """Allow ``blocks()`` to open the device again after a failure."""
         self._stopping = False
         self._failure = None
+
+    def release(self) -> None:
+        """Nothing is held yet."""
 
     async def blocks(self) -> AsyncIterator[AudioBlock]:
         """Open the device and yield blocks until ``stop()``; raise AudioDeviceError on failure."""
