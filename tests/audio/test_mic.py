@@ -63,16 +63,47 @@ def open_source(messages):
     return src
 
 
+async def poke(src, blocks):
+    # With a hold no device reaches, audio is handed out only by these calls: each waits
+    # until the callback holds spec["held"] blocks (the device is not clocked: at once).
+    for action in ("release", "stop"):
+        while len(src._held) < spec["held"]:
+            await asyncio.sleep(0.002)
+        report[action] = len(blocks)  # blocks the consumer had before the call
+        getattr(src, action)()
+
+
 async def record():
     messages = []
     src = open_source(messages)
-    blocks = []
+    src.hold = spec.get("hold", 0)
+    blocks, flushes = [], []
+    if hasattr(src, "_flush"):  # count the batches handed to the loop: callbacks, stopping?
+        flush = src._flush
+        def counted():
+            n = flush()
+            if n:
+                flushes.append([n, src._stopping])
+            return n
+        src._flush = counted
+    # A group: blocks taken one after another without the event loop running in between
+    # (a callback scheduled after the previous group has not run yet).
+    loop, turns, seen, groups = asyncio.get_running_loop(), [0], 0, []
+    loop.call_soon(turns.__setitem__, 0, 1)
+    if spec.get("held"):
+        poker = asyncio.create_task(poke(src, blocks))
     async for b in src.blocks():
+        if turns[0] != seen:
+            seen = turns[0]
+            loop.call_soon(turns.__setitem__, 0, seen + 1)
+            groups.append([b.start, 0])
+        groups[-1][1] += 1
         blocks.append(b)
         if b.start + len(b.samples) >= spec["frames"]:
             src.stop()
         if spec.get("slow"):
             await asyncio.sleep(spec["slow"])
+    report.update(groups=groups, flushes=flushes)
     np.savez(
         spec["out"],
         samples=np.concatenate([b.samples for b in blocks]),
@@ -165,15 +196,41 @@ def contiguous_prefix(got: dict[str, Any], frames: int) -> None:
     assert starts[head].tolist() == [0, *ends[:-1].tolist()] and ends[-1] >= frames
 
 
+@pytest.mark.parametrize("hold", [0, 320, 1600, 1000])
 def test_microphone_delivers_a_recording_bit_exactly(
-    tmp_path: Path, fake: Path, clip: npt.NDArray[np.int16]
+    tmp_path: Path, fake: Path, clip: npt.NDArray[np.int16], hold: int
 ) -> None:
-    report, got = record(tmp_path, fake, device="fakemic", frames=len(clip))
+    report, got = record(tmp_path, fake, device="fakemic", frames=len(clip), hold=hold)
     assert (report["device"], report["device_rate"], report["rate"]) == ("fakemic", 16000, 16000)
     assert report["shape"] == [320, 1] and set(got["lengths"].tolist()) == {320}
     contiguous_prefix(got, len(clip))
     assert np.array_equal(got["samples"][: len(clip)], clip)
     assert np.all(np.diff(got["times"]) >= 0)
+    # The callback wakes the loop once for whole blocks holding at least ``hold`` frames
+    # (once for more when the loop is late: this device is not clocked), until stop().
+    per = max(1, -(-hold // 320))
+    batches = [n for n, stopping in report["flushes"] if not stopping]
+    assert batches and min(batches) >= per
+    # The consumer takes up to a batch without a turn of the loop; the first batch whole.
+    groups = [n for _, n in report["groups"]]
+    assert groups[0] == per and max(groups) == per
+
+
+def test_release_and_stop_hand_out_what_is_held(
+    tmp_path: Path, fake: Path, clip: npt.NDArray[np.int16]
+) -> None:
+    # A hold the device never reaches: only release() and stop() hand audio out.
+    report, got = record(
+        tmp_path, fake, device="fakemic", frames=100 * len(clip), hold=10**9, held=10,
+        queue_blocks=10**6,
+    )  # fmt: skip
+    groups, taken = report["groups"], len(got["starts"])
+    assert report["release"] == 0  # nothing came before release()
+    assert groups[0] == [0, report["stop"]] and report["stop"] >= 10  # all it held, at once
+    assert taken - report["stop"] >= 10  # what was held at stop() came before the end
+    assert got["starts"].tolist() == list(range(0, taken * 320, 320))
+    n = min(taken * 320, len(clip))
+    assert np.array_equal(got["samples"][:n], clip[:n]) and report["overflows_queue"] == 0
 
 
 def test_two_channel_capture_keeps_channels_apart(
@@ -184,13 +241,16 @@ def test_two_channel_capture_keeps_channels_apart(
     assert np.array_equal(got["samples"][: len(clip)], np.concatenate([clip, clip[::-1]], axis=1))
 
 
+@pytest.mark.parametrize("hold", [0, 1600])
 def test_device_at_48k_is_resampled_exactly_like_resample(
-    tmp_path: Path, clip: npt.NDArray[np.int16]
+    tmp_path: Path, clip: npt.NDArray[np.int16], hold: int
 ) -> None:
     hi = resample(clip, 16000, 48000)
     raw = write_raw(tmp_path / "48k.raw", hi, 1.0, 48000)
     conf = asoundrc(tmp_path, {"fakemic": raw})
-    report, got = record(tmp_path, conf, device="fakemic", device_rate=48000, frames=len(clip))
+    report, got = record(
+        tmp_path, conf, device="fakemic", device_rate=48000, frames=len(clip), hold=hold
+    )
     assert (report["device_rate"], report["rate"]) == (48000, 16000)
     contiguous_prefix(got, len(clip))
     padded = np.concatenate([hi, np.zeros((48000, 1), dtype=np.int16)])
@@ -224,12 +284,15 @@ def compare_blocks(
     return after_gap
 
 
-def test_full_queue_drops_blocks_counts_them_and_leaves_honest_gaps(tmp_path: Path) -> None:
+@pytest.mark.parametrize("hold", [0, 1600])
+def test_full_queue_drops_blocks_counts_them_and_leaves_honest_gaps(
+    tmp_path: Path, hold: int
+) -> None:
     # A sawtooth names every frame's index (mod 65536), so each block proves its own start.
     saw = (np.arange(4_000_000) % 65536 - 32768).astype(np.int16)[:, None]
     conf = asoundrc(tmp_path, {"fakemic": write_raw(tmp_path / "saw.raw", saw, 0.0, 16000)})
     report, got = record(
-        tmp_path, conf, device="fakemic", frames=100_000, queue_blocks=4, slow=0.005
+        tmp_path, conf, device="fakemic", frames=100_000, queue_blocks=4, slow=0.005, hold=hold
     )
     assert compare_blocks(got, saw, skip=0) >= 1
     starts, lengths = got["starts"], got["lengths"]

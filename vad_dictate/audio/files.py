@@ -18,6 +18,7 @@ import stat
 import struct
 import sys
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from vad_dictate.errors import InputFileError
 MIN_RATE, MAX_RATE = 8000, 384000
 MAX_CHANNELS = 32
 READ_S = 0.25  # decoded per read: bounds memory whatever the file claims
+HOLD_MAX_S = 5.0  # a paced batch never gathers more, whatever ``hold`` says: bounds memory
 _SNIFF_BYTES = 4096  # how much of a rejected file is looked at to name its problem
 _FORMATS = "WAV, FLAC, OGG Vorbis/Opus or MP3"
 # WAVE format tags libsndfile decodes, and names for some it does not.
@@ -202,6 +204,61 @@ def read_wav(path: str | Path) -> WavAudio:
 # -- paced file source ------------------------------------------------------------------------
 
 
+class _Cutter:
+    """A file decoded a piece at a time (in a worker thread) and cut into blocks of
+    ``block_frames`` at ``rate`` (the last may be shorter): ``ready`` holds the blocks
+    decoded and not yet taken, as (samples, start), in order."""
+
+    def __init__(self, f: soundfile.SoundFile, path: str, rate: int, block_frames: int) -> None:
+        self._file, self._path, self._block = f, path, block_frames
+        self._resampler = StreamResampler(f.samplerate, rate, f.channels)
+        self._step = max(1, round(f.samplerate * READ_S))
+        self._pending = np.zeros((0, f.channels), np.int16)  # decoded, less than a block
+        self._start = 0  # frame index of the next block cut
+        self._done = False
+        self.ready: deque[tuple[Int16Array, int]] = deque()
+        self._ready_frames = 0
+
+    async def fill(self, frames: int) -> bool:
+        """Decode until ``ready`` holds ``frames`` frames or the file ends; False once empty."""
+        while not self._done and self._ready_frames < frames:
+            piece = await asyncio.to_thread(_read, self._file, self._path, self._step)
+            self._done = len(piece) == 0
+            out = self._resampler.flush() if self._done else self._resampler.process(piece)
+            pending = np.concatenate([self._pending, out.reshape(-1, self._pending.shape[1])])
+            cut = len(pending) if self._done else len(pending) - len(pending) % self._block
+            for pos in range(0, cut, self._block):
+                samples = pending[pos : pos + self._block].copy()
+                self.ready.append((samples, self._start))
+                self._start += len(samples)
+                self._ready_frames += len(samples)
+            self._pending = pending[cut:]
+        return bool(self.ready)
+
+    def end(self, i: int) -> int:
+        """The frame index just after ready block ``i``."""
+        samples, start = self.ready[i]
+        return start + len(samples)
+
+    def reaching(self, frames: int) -> int:
+        """The first ready block with which the ready blocks hold ``frames`` (else the last)."""
+        first = self.ready[0][1]
+        for i in range(len(self.ready)):
+            if self.end(i) - first >= frames:
+                return i
+        return len(self.ready) - 1
+
+    def take(self) -> tuple[Int16Array, int]:
+        samples, start = self.ready.popleft()
+        self._ready_frames -= len(samples)
+        return samples, start
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class FileSource:
     """An audio file played into the pipeline at ``speed`` x real time (0 = as fast as possible).
 
@@ -212,7 +269,6 @@ class FileSource:
     live = False  # a file can wait for the network; a microphone cannot
     overflows_portaudio = 0  # a file never overflows
     overflows_queue = 0
-    hold = 0  # not honoured yet: every block when due
 
     def __init__(
         self, path: str | Path, *, speed: float = 1.0, rate: int = 16000, block_ms: int = 20
@@ -225,6 +281,9 @@ class FileSource:
         self.speed = float(speed)
         self.sample_rate = check_rate("rate", rate)
         self.block_frames = max(1, self.sample_rate * block_ms // 1000)
+        self.hold = 0  # frames a paced batch gathers (see AudioSource); at most HOLD_MAX_S
+        self._release_asked = False  # release() was called since a batch last went out
+        self._waiter: asyncio.Future[None] | None = None  # what a waiting batch awaits
         self._file = open_audio(self.path)
         self.channels = self._file.channels
         self.file_rate = self._file.samplerate
@@ -240,31 +299,53 @@ class FileSource:
         """Nothing to do: a file does not fail like a device that can be reopened."""
 
     def release(self) -> None:
-        """Nothing is held yet."""
+        """Send every block that is due now, waking a batch that waits (event loop thread)."""
+        self._release_asked = True
+        if self._waiter is not None:
+            _settle(self._waiter)
 
     async def blocks(self) -> AsyncIterator[AudioBlock]:
-        """Yield blocks, each released when its last frame is due: t0 + end / rate / speed."""
-        loop = asyncio.get_running_loop()
-        resampler = StreamResampler(self.file_rate, self.sample_rate, self.channels)
-        step = max(1, round(self.file_rate * READ_S))
-        pending = np.zeros((0, self.channels), np.int16)
-        start, done, t0 = 0, False, loop.time()
+        """Yield the blocks in order. Unpaced: one per turn of the event loop. Paced: a block
+        is due when its last frame would have been spoken, t0 + end / rate / speed, and that
+        is its ``captured_at``; blocks go out in batches of at least ``hold`` frames (read
+        anew for each batch), each batch when its last block is due, together with every
+        decoded block already due; ``release()`` sends what is due at once."""
+        cut = _Cutter(self._file, self.path, self.sample_rate, self.block_frames)
+        self._release_asked = False
         try:
-            while not done or len(pending):
-                if not done and len(pending) < self.block_frames:
-                    piece = await asyncio.to_thread(_read, self._file, self.path, step)
-                    done = len(piece) == 0
-                    out = resampler.flush() if done else resampler.process(piece)
-                    pending = np.concatenate([pending, out.reshape(-1, self.channels)])
-                    continue
-                samples, pending = pending[: self.block_frames], pending[self.block_frames :]
-                end = start + len(samples)
-                if self.speed > 0:
-                    due = t0 + end / self.sample_rate / self.speed
-                    await asyncio.sleep(max(0.0, due - loop.time()))
-                else:
+            if self.speed == 0:
+                while await cut.fill(1):
+                    samples, start = cut.take()
                     await asyncio.sleep(0)  # let other tasks run between blocks
-                yield AudioBlock(samples.copy(), start, time.monotonic())
-                start = end
+                    yield AudioBlock(samples, start, time.monotonic())
+                return
+            t0 = time.monotonic()
+
+            def due(end: int) -> float:
+                return t0 + end / self.sample_rate / self.speed
+
+            most = round(HOLD_MAX_S * self.sample_rate)
+            while await cut.fill(hold := max(1, min(self.hold, most))):
+                now = await self._until(due(cut.end(cut.reaching(hold))))
+                while cut.ready and due(cut.end(0)) <= now:
+                    samples, start = cut.take()
+                    yield AudioBlock(samples, start, due(start + len(samples)))
         finally:
             self._file.close()
+
+    async def _until(self, deadline: float) -> float:
+        """Wait until ``deadline`` (monotonic) or ``release()``; the time blocks are due by."""
+        delay = deadline - time.monotonic()
+        if not self._release_asked and delay > 0:
+            loop = asyncio.get_running_loop()
+            self._waiter = waiter = loop.create_future()
+            timer = loop.call_later(delay, _settle, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+        if self._release_asked:
+            self._release_asked = False
+            return time.monotonic()
+        return max(deadline, time.monotonic())

@@ -4,10 +4,16 @@ This is the only module that imports ``sounddevice``, and only inside functions,
 importing it (and using file input) works on machines without PortAudio.
 
 Threading: the PortAudio callback only copies the buffer (PortAudio reuses it), notes
-the time and the overflow flag, and schedules ``_deliver`` on the event loop with
-``call_soon_threadsafe``. Everything else (resampling, counting, queueing) runs on the
-loop thread. The queue is bounded: when the consumer falls behind, the newest block is
-dropped and counted, never waited for.
+the time and the overflow flag, and appends them to a short list it shares with the loop
+thread (under a lock held only to append or to take the list, never while working). Once
+the list holds ``hold`` frames (counted at the pipeline rate), it schedules one ``_flush``
+on the event loop with ``call_soon_threadsafe`` for the whole batch, so one wake-up of the
+loop takes several blocks; ``release()``, ``stop()``, the stream's end and a failure flush
+what is held at once. ``_flush`` hands each callback's frames, in order, to ``_deliver``.
+Everything else (resampling, counting, queueing) runs on the loop thread. The queue is
+bounded: when the consumer falls behind, the newest block is dropped and counted, never
+waited for. The consumer takes up to ``hold`` frames of queued blocks per turn of the
+loop, so other tasks still run between batches when it is behind.
 
 Sample indices: ``AudioBlock.start`` counts captured frames at the pipeline rate,
 including frames that were dropped, so a dropped block leaves a gap of exactly its
@@ -23,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -147,6 +154,9 @@ def _print_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+_Held = tuple[Int16Array, float, bool]  # one callback: its frames, capture time, overflow flag
+
+
 class MicSource:
     """Blocks from a microphone at ``rate`` (resampled if the device cannot record at it)."""
 
@@ -183,7 +193,13 @@ class MicSource:
         self.on_overflow = on_overflow
         self.overflows_portaudio = 0  # callbacks whose status flagged input overflow
         self.overflows_queue = 0  # blocks dropped because the consumer fell behind
-        self.hold = 0  # not honoured yet: every callback's block at once
+        self.hold = 0  # frames (pipeline rate) to gather before the loop is woken; see AudioSource
+        self._block_frames = max(1, rate * block_ms // 1000)  # one block at the pipeline rate
+        self._lock = threading.Lock()  # guards the three fields below (callback vs loop thread)
+        self._held: list[_Held] = []  # callbacks captured but not yet handed to the loop
+        self._held_frames = 0  # their frames at the device rate
+        self._flush_due = False  # a _flush is scheduled on the loop and has not run yet
+        self._batch = 0  # queued blocks the consumer may still take before other tasks run
         self._device_frames = 0  # frames captured at the device rate, dropped ones included
         self._next_start = 0  # pipeline-rate index of the next frame the resampler emits
         self._stopping = False
@@ -203,6 +219,24 @@ class MicSource:
     def _wake(self) -> None:
         if self._queue is not None and not self._queue.full():
             self._queue.put_nowait(None)  # if full, the consumer is busy and will see the flag
+
+    def _hold_reached(self) -> bool:
+        """Callback thread, under the lock: the held frames are enough to wake the loop."""
+        hold = self.hold  # set by the loop thread at any time; read once
+        return (
+            hold <= self._block_frames
+            or self._held_frames * self.sample_rate >= hold * self.device_rate
+        )
+
+    def _flush(self) -> int:
+        """Loop thread: deliver every held callback, in order; return how many there were."""
+        with self._lock:
+            batch, self._held = self._held, []
+            self._held_frames = 0
+            self._flush_due = False
+        for data, at, overflow in batch:
+            self._deliver(data, at, overflow)
+        return len(batch)
 
     def _deliver(self, data: Int16Array, at: float, overflow: bool) -> None:
         """Loop thread: number, resample and queue one callback's frames (drop if full)."""
@@ -233,6 +267,7 @@ class MicSource:
 
     def _finished(self) -> None:
         """Loop thread: the PortAudio stream ended; unexpected unless we are stopping."""
+        self._flush()  # what it captured last goes out before the end
         if not self._stopping:
             self._failure = "the stream stopped unexpectedly (was the device unplugged?)"
             self._wake()
@@ -254,10 +289,17 @@ class MicSource:
         assert loop is not None
 
         def callback(indata: Any, frames: int, time_info: Any, status: Any) -> None:
+            if loop.is_closed():  # nobody is listening any more
+                raise sd.CallbackAbort
+            held = (indata.copy(), time.monotonic(), bool(status.input_overflow))
+            with self._lock:
+                self._held.append(held)
+                self._held_frames += len(held[0])
+                if self._flush_due or not self._hold_reached():
+                    return
+                self._flush_due = True
             try:
-                loop.call_soon_threadsafe(
-                    self._deliver, indata.copy(), time.monotonic(), bool(status.input_overflow)
-                )
+                loop.call_soon_threadsafe(self._flush)
             except RuntimeError:  # the loop is closed: nobody is listening any more
                 raise sd.CallbackAbort from None
 
@@ -283,6 +325,8 @@ class MicSource:
     async def _next(self, queue: asyncio.Queue[AudioBlock | None]) -> AudioBlock | None:
         """The next block, None once stopped and drained; raises if the device failed."""
         while True:
+            if self._stopping or self._failure is not None:
+                self._flush()  # held audio goes out before the end
             if self._failure is not None and queue.empty():
                 raise AudioDeviceError(
                     f"Audio input from '{self.device.name}' failed: {self._failure}; "
@@ -290,11 +334,18 @@ class MicSource:
                 )
             if self._stopping and queue.empty():
                 return None
-            try:
-                item = await asyncio.wait_for(queue.get(), STALL_TIMEOUT_S)
-            except TimeoutError:
-                self._failure = f"no audio arrived for {STALL_TIMEOUT_S:g} s"
-                continue
+            if self._batch > 0 and not queue.empty():  # the rest of a batch: no turn
+                self._batch -= 1
+                item = queue.get_nowait()
+            else:
+                try:  # a turn of the loop: other tasks run at least once per batch
+                    item = await asyncio.wait_for(queue.get(), STALL_TIMEOUT_S)
+                except TimeoutError:
+                    if not self._flush():  # audio held below ``hold`` is no stall
+                        self._failure = f"no audio arrived for {STALL_TIMEOUT_S:g} s"
+                    continue
+                per_batch = -(-self.hold // self._block_frames)  # blocks ``hold`` covers
+                self._batch = min(queue.qsize(), per_batch - 1)
             if item is not None:
                 return item
 
@@ -304,7 +355,8 @@ class MicSource:
         self._failure = None
 
     def release(self) -> None:
-        """Nothing is held yet."""
+        """Hand what the callback holds to the queue now (event loop thread)."""
+        self._flush()
 
     async def blocks(self) -> AsyncIterator[AudioBlock]:
         """Open the device and yield blocks until ``stop()``; raise AudioDeviceError on failure."""
@@ -312,6 +364,9 @@ class MicSource:
         self._loop = asyncio.get_running_loop()
         queue: asyncio.Queue[AudioBlock | None] = asyncio.Queue(self.queue_blocks)
         self._queue = queue
+        with self._lock:  # what an earlier opening held when it was closed is gone
+            self._held, self._held_frames, self._flush_due = [], 0, False
+        self._batch = 0
         stream = self._open(sd)
         try:
             while (block := await self._next(queue)) is not None:
