@@ -100,7 +100,8 @@ class RealTime:
 def real_time(
     url: str, wav: Path, runs: Sequence[tuple[str, list[str]]], audio_s: float
 ) -> list[RealTime]:
-    """Run one CLI client per (label, extra flags) at once; sample each one's CPU time."""
+    """Run one CLI client per (label, extra flags) at once; sample each one's CPU time. A
+    label ending in ``@DIR`` runs the client of the tree in DIR (``--against``)."""
     policies = [label for label, _ in runs]
     with tempfile.TemporaryDirectory() as home:
         env = clean_env() | {"XDG_CONFIG_HOME": home}
@@ -124,7 +125,7 @@ def real_time(
                 stderr=subprocess.DEVNULL,
                 stdin=subprocess.DEVNULL,
                 env=env,
-                cwd=ROOT,
+                cwd=policy.rpartition("@")[2] if "@" in policy else ROOT,
             )
             for policy, flags in runs
         }
@@ -225,22 +226,34 @@ def throughput(url: str, samples: Int16Array, policies: Sequence[str]) -> list[T
     return out
 
 
-def measure(quick: bool = False) -> tuple[list[RealTime], list[Throughput]]:
+def measure(
+    quick: bool = False, against: str | None = None, idle: bool = False
+) -> tuple[list[RealTime], list[Throughput]]:
     """Real-time CPU over 60 s of audio (25 s quick), then throughput over 10x (2x) that."""
     policies = ("speech", "always")
     seconds = 25.0 if quick else 60.0
     with ServerProcess("tone") as server, tempfile.TemporaryDirectory() as tmp:
-        audio = speech_audio(seconds)
+        audio = quiet_room(seconds) if idle else speech_audio(seconds)
         wav = write_wav(Path(tmp) / "speech.wav", audio)
         runs = [(p, ["--policy", p, "--turn", "silence"]) for p in policies]
         runs.append(("speech, turn smart (model)", ["--policy", "speech", "--turn", "smart"]))
+        runs += [(f"{label} @{against}", flags) for label, flags in runs] if against else []
         rt = real_time(server.url, wav, runs, seconds)
+        if idle:
+            return rt, []
         long = np.tile(speech_audio(60.0), 2 if quick else 10)
         tp = throughput(server.url, long, policies)
     return rt, tp
 
 
-def dictation() -> list[RealTime]:
+def quiet_room(seconds: float) -> Int16Array:
+    """Nobody speaks: pink noise about 60 dB below full scale (a quiet room's microphone)."""
+    from tests.clips import colored_noise
+
+    return np.round(colored_noise("pink", round(seconds * RATE), seed=7) * 30).astype(np.int16)
+
+
+def dictation(against: str | None = None) -> list[RealTime]:
     """The turn benchmark's dictation set (98 s, 34 pauses that end a sentence or sit inside
     one) at real time, through the whole client, with the end-of-turn model and without."""
     from benchmarks.turn import dictation as dictation_track
@@ -251,6 +264,7 @@ def dictation() -> list[RealTime]:
         ("speech, turn smart (model)", ["--turn", "smart"]),
         ("speech, turn silence", ["--turn", "silence"]),
     ]
+    runs += [(f"{label} @{against}", flags) for label, flags in runs] if against else []
     with ServerProcess("tone") as server, tempfile.TemporaryDirectory() as tmp:
         wav = write_wav(Path(tmp) / "dictation.wav", audio)
         return real_time(server.url, wav, runs, seconds)
@@ -321,8 +335,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="only the turn benchmark's dictation set at real time, smart turn against silence",
     )
+    p.add_argument(
+        "--against",
+        metavar="DIR",
+        help="run every client row also from the tree in DIR (e.g. a worktree of the commit "
+        "before a change), side by side in the same run",
+    )
+    p.add_argument(
+        "--idle", action="store_true", help="a quiet room where nobody speaks, instead of speech"
+    )
     args = p.parse_args(argv)
-    print(summarize(dictation(), []) if args.dictation else summarize(*measure(args.quick)))
+    if args.dictation:
+        print(summarize(dictation(args.against), []))
+    else:
+        print(summarize(*measure(args.quick, args.against, args.idle)))
     return 0
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import contextlib
 import io
 import json
 import os
@@ -114,7 +115,8 @@ def tone_script(
 
 
 class PacedSource:
-    """An AudioSource that releases ``block_ms`` blocks when their last sample is due.
+    """An AudioSource that releases ``block_ms`` blocks when their last sample is due, or,
+    gathering ``hold`` frames, together once that many are due (``release()``: at once).
 
     Sample ``k`` is "spoken" at ``t0 + k / rate / speed``; every release time is kept so
     a benchmark can tell how long a block waited for its deadline.
@@ -122,15 +124,17 @@ class PacedSource:
 
     channels = 1
     overflows_portaudio = overflows_queue = 0  # generated audio never overflows
-    hold = 0
+    hold = 0  # frames gathered per release, as the microphone and file sources do
 
     def reset(self) -> None:
         """Nothing to reopen: it never fails like a device."""
 
     def release(self) -> None:
-        """Nothing is held."""
+        """Hand out the blocks due by now at once."""
+        self._release.set()
 
     def __init__(self, samples: Int16Array, speed: float = 1.0, block_ms: int = BLOCK_MS) -> None:
+        self._release = asyncio.Event()
         self.sample_rate = RATE
         self.samples = samples.reshape(-1, 1)
         self.speed = speed
@@ -153,16 +157,28 @@ class PacedSource:
         """Yield the blocks, paced (``speed`` 0: as fast as possible)."""
         self.t0 = time.monotonic()
         total = len(self.samples)
+        batch_end = -1.0  # blocks due by then go out together then (see ``hold``)
         for start in range(0, total, self.block):
             end = min(total, start + self.block)
+            captured = time.monotonic()
             if self.speed > 0:
-                await asyncio.sleep(max(0.0, self.due(end) - time.monotonic()))
+                due = captured = self.due(end)
+                if due > batch_end:  # a new batch: out once ``hold`` frames of it are due
+                    batch_end = self.due(start + max(self.hold, end - start))
+                wait = batch_end - time.monotonic()
+                if wait > 0 and not self._release.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(wait):
+                            await self._release.wait()
+                if self._release.is_set():  # what is due by now goes at once
+                    self._release.clear()
+                    await asyncio.sleep(max(0.0, due - time.monotonic()))
+                    batch_end = time.monotonic()
             else:
                 await asyncio.sleep(0)
-            now = time.monotonic()
             self.ends.append(end)
-            self.released.append(now)
-            yield AudioBlock(self.samples[start:end], start, now)
+            self.released.append(time.monotonic())
+            yield AudioBlock(self.samples[start:end], start, captured)
 
 
 # -- the local server in its own process ---------------------------------------------------------

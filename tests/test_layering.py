@@ -24,6 +24,7 @@ PURE = (
     "vad/events.py",
     "vad/turn.py",
     "vad/melspec.py",
+    "vad/hold.py",
     "client/pipeline.py",
     "client/outbox.py",
     "client/assembler.py",

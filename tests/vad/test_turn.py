@@ -277,3 +277,27 @@ def test_reset_forgets_text_and_the_pending_score() -> None:
     assert policy.silence(PAUSE, at(150)) == [ask(1, 150)]  # the old text is gone
     policy.reset()
     assert policy.scored(1, 0.99) is None
+
+
+FAR = 1 << 62
+# (settings, model, steps) -> next_due after them: the sample at which a silent frame may next
+# ask or end (what the capture may gather audio up to), FAR once only answers and words decide.
+NEXT_DUE: list[tuple[dict[str, Any], bool, list[tuple[Any, ...]], int]] = [
+    ({}, True, [], 0),  # no pause yet: due now
+    ({}, True, [("quiet", 30)], at(150)),  # the question and the floor at 150 ms
+    ({"ask_ms": 90}, True, [("quiet", 30)], at(90)),  # the question first
+    ({"ask_ms": 90}, True, [("quiet", 90)], at(150)),  # asked: the floor next
+    ({"ask_ms": 90}, True, [("quiet", 150)], FAR),  # only the answer or words end it now
+    ({"ask_ms": 90}, True, [("quiet", 150), ("score", 1, 0.1)], FAR),
+    ({}, False, [("quiet", 30)], at(150)),  # no model: the floor, for the words
+    ({}, True, [("quiet", 150), ("speech",)], 0),  # speech resumed: no pause
+]
+
+
+@pytest.mark.parametrize(("settings", "model", "steps", "due"), NEXT_DUE)
+def test_next_due(
+    settings: dict[str, Any], model: bool, steps: list[tuple[Any, ...]], due: int
+) -> None:
+    policy = TurnPolicy(replace(BASE, **settings), RATE, model)
+    play(policy, steps)
+    assert policy.next_due() == due

@@ -37,6 +37,7 @@ from vad_dictate.vad.turn import TurnSettings
 REOPEN_INTERVAL_S = 1.0  # between attempts to reopen a failed input device
 SENT_MAP_LEN = 4096  # audio messages remembered for placing results in the capture
 MAX_RESULT_S = 1e7  # result times beyond this (about 4 months of audio) are not believed
+PAUSED_HOLD_MS = 500  # audio gathered per wake-up while paused (heard as silence, never sent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,12 @@ class CaptureCore(ABC):
             "overflows": overflows,
             "dropped_s": round(self.outbox.dropped_frames / self.rate, 3),
         }
+
+    def hold(self) -> int:
+        """Frames the audio source may gather before the core must see them
+        (``AudioSource.hold``): while paused, PAUSED_HOLD_MS (nothing is sent, and a resume
+        releases them); otherwise what the pipeline's decisions can wait for."""
+        return self.rate * PAUSED_HOLD_MS // 1000 if self.paused else self.pipeline.hold()
 
     def backlogged(self) -> bool:
         """True while a source that can wait (a file) should: the audio not yet confirmed is

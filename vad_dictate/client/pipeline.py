@@ -38,6 +38,7 @@ from vad_dictate.vad.events import (
     State,
     Trigger,
 )
+from vad_dictate.vad.hold import hold_samples, speech_hold_ms
 from vad_dictate.vad.turn import AskModel, EndTurn, TurnAction, TurnPolicy, TurnSettings
 
 Policy = Literal["speech", "always"]
@@ -157,6 +158,7 @@ class Pipeline:
         if turn is not None and smart:
             endpointer = replace(endpointer, silence_ms=turn.ceiling_ms)
         self.endpointers = [Endpointer(endpointer, sample_rate) for _ in range(channels)]
+        self._speech_hold = speech_hold_ms(endpointer, turn if smart else None)
         self.turns = (
             [TurnPolicy(turn, sample_rate, model) for _ in range(channels)]
             if turn and smart
@@ -247,6 +249,13 @@ class Pipeline:
     def drain(self) -> list[Outgoing]:
         """Flush audio held for chunking (before a KeepAlive or at the end)."""
         return self._flush()
+
+    def hold(self) -> int:
+        """Frames of audio that may wait before the pipeline must see them (vad/hold.py)."""
+        return min(
+            hold_samples(ep, self._speech_hold, self.turns[c] if self.turns else None)
+            for c, ep in enumerate(self.endpointers)
+        )
 
     def speaking(self) -> bool:
         """True while any channel is inside a confirmed or starting utterance."""

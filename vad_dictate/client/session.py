@@ -10,7 +10,11 @@ says ``Finish``.
 Each wake-up of the event loop costs more CPU here than the work most of them do, so the
 shell wakes for nothing: the core's time comes with the audio (a block past the next tick
 time ticks it) and from a timer only while no audio arrives, and the writer is woken only
-when the core has something it may send.
+when the core has something it may send. The source gathers as many blocks per wake-up as
+the core's decisions can wait for (``AudioSource.hold``, set after every block from
+``core.hold()``). A hotkey Finalize, a pause or a stop therefore first has the source give
+up what it gathered, and takes effect once the audio captured before it has reached the
+core (:meth:`Session._when_heard`): what was said before the key press belongs before it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from vad_dictate.audio.block import AudioSource
 from vad_dictate.audio.reopen import reopening
@@ -67,6 +71,11 @@ class Session:
         self._tick_due = 0.0  # when the core is next given the time
         self._watch: asyncio.TimerHandle | None = None  # ticks while no audio arrives
         self._watch_at = 0.0  # when it fires
+        self._deferred: list[tuple[float, Callable[[], object]]] = []  # see _when_heard
+        self._settled = asyncio.Event()  # nothing waits in _deferred
+        self._settled.set()
+        self._pausing: bool | None = None  # the latest pause or resume, until it takes effect
+        self._stopping = False  # the stop has taken effect: the pump takes no more audio
 
     async def run(self) -> int:
         """Dictate until the source ends or a stop is requested; return the exit code."""
@@ -91,11 +100,21 @@ class Session:
 
     def request_finalize(self) -> None:
         """Finalize the current utterance now (trigger ``hotkey``)."""
-        self._do(self.core.finalize(time.monotonic()))
+        self._when_heard(lambda: self._do(self.core.finalize(time.monotonic())))
 
     def set_paused(self, paused: bool) -> None:
         """Pause or resume: while paused the microphone is heard as silence, nothing is sent."""
-        self._do(self.core.pause(paused, time.monotonic()))
+        self._pausing = paused
+        self._when_heard(lambda: self._do(self.core.pause(paused, time.monotonic())))
+
+    @property
+    def paused(self) -> bool:
+        """Paused, or about to be (a pause waits for the audio captured before it)."""
+        return self.core.paused if self._pausing is None else self._pausing
+
+    async def settled(self) -> None:
+        """Return once every control given so far has taken effect (see ``_when_heard``)."""
+        await self._settled.wait()
 
     def adjust_sensitivity(self, delta: int) -> int:
         """Change VAD aggressiveness by ``delta`` (clamped to 0-3); return the new value."""
@@ -110,8 +129,33 @@ class Session:
     def request_stop(self) -> None:
         """Finish cleanly: finalize what was said, close the stream, exit."""
         self.stop_requested.set()
+        self._when_heard(self._stop)
+
+    def _stop(self) -> None:
+        self._stopping = True
         self._drained.set()
         self._do(self.core.stop(time.monotonic()))
+
+    def _when_heard(self, act: Callable[[], object]) -> None:
+        """Run ``act`` once the audio captured until now has reached the core: at once if the
+        source gathers nothing; otherwise the source gives up what it holds, gathers no more,
+        and ``act`` runs after the first block captured from now on (or from the tick timer,
+        if no audio comes)."""
+        self._deferred.append((time.monotonic(), act))
+        if self.source.hold <= 0 and len(self._deferred) == 1:
+            self._run_deferred(None)
+            return
+        self._settled.clear()
+        self.source.hold = 0
+        self.source.release()
+
+    def _run_deferred(self, heard_until: float | None) -> None:
+        """Run what waited for audio captured until ``heard_until`` (None: all of it)."""
+        while self._deferred and (heard_until is None or self._deferred[0][0] <= heard_until):
+            self._deferred.pop(0)[1]()
+        if not self._deferred:
+            self._pausing = None
+            self._settled.set()
 
     def notify(self, text: str) -> None:
         """Tell the user ``text`` (a status line)."""
@@ -159,16 +203,19 @@ class Session:
         try:
             async with contextlib.aclosing(reopening(self.source, self._device_failed)) as blocks:
                 async for block in blocks:
-                    if self.stop_requested.is_set():
+                    if self._stopping:
                         break
                     if self.recorder is not None:
                         self.recorder.audio(block)
                     self._do(self.core.audio(block))
+                    self.source.hold = 0 if self._deferred else self.core.hold()
                     self.status.level(block.samples, self.core.pipeline.speaking())
                     self._ticked_by_audio()
+                    self._run_deferred(block.captured_at)
                     while self.core.input_waits(self.source.live):
                         self._drained.clear()
                         await self._drained.wait()
+            self._run_deferred(None)
             self._do(self.core.input_ended(time.monotonic()))
         except Exception as exc:  # a bug: end the session with it rather than hang
             self._crash = exc
@@ -200,12 +247,14 @@ class Session:
         now = time.monotonic()
         if now >= self._tick_due:
             self._tick(now)
-        self._watch_until(self._tick_due + TICK_S)
+        held_s = self.source.hold / self.source.sample_rate
+        self._watch_until(self._tick_due + TICK_S + held_s)
 
     def _watched(self) -> None:
         """No audio for a while (a file waiting for the network, a device being reopened, the
         input ended): tick from the timer, and again every ``TICK_S``."""
         try:
+            self._run_deferred(None)  # no audio comes: what waited for it goes ahead
             self._tick(time.monotonic())
         except Exception as exc:  # a bug: end the session with it rather than hang
             self._crash = exc

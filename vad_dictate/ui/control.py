@@ -54,7 +54,7 @@ def apply_command(
     if command == "finalize":
         session.request_finalize()
     elif command in ("pause", "resume", "toggle"):
-        paused = {"pause": True, "resume": False}.get(command, not session.core.paused)
+        paused = {"pause": True, "resume": False}.get(command, not session.paused)
         session.set_paused(paused)
     elif command == "stop":
         session.request_stop()
@@ -121,6 +121,9 @@ class ControlServer:
                 await self._stream(reader, writer)
                 return
             reply = apply_command(self.session, command, self.vocabulary)
+            await asyncio.wait_for(self.session.settled(), REQUEST_TIMEOUT_S)
+            if "state" in reply:  # as it is once the command took effect
+                reply["state"] = self.session.state()
             if self.feed is not None and command in ("pause", "resume", "toggle"):
                 self.feed.event("paused" if self.session.core.paused else "resumed")
             writer.write(json.dumps(reply).encode() + b"\n")
@@ -253,7 +256,7 @@ class Controls:
         if action == "finalize":
             s.request_finalize()
         elif action == "pause":
-            s.set_paused(not s.core.paused)
+            s.set_paused(not s.paused)
         elif action == "quit":
             self.view.info("stopping: finalizing what was said")
             s.request_stop()

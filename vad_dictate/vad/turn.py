@@ -189,6 +189,16 @@ class TurnPolicy:
         out, self._stale = self._stale, []
         return out
 
+    def next_due(self) -> int:
+        """The sample at which a silent frame of this pause may next ask or end (a later
+        ``silence`` call); past the ask and the floor only answers and words decide, which
+        arrive as calls of their own: then a far-off sample. 0 before the pause is known."""
+        if self._pause is None:
+            return 0
+        due = [self._pause + self._ask] if self._model and not self._asked else []
+        due += [] if self._may_end else [self._pause + self._early]
+        return min(due, default=1 << 62)
+
     @property
     def probability(self) -> float | None:
         """The model's answer for the current pause, once it came."""
