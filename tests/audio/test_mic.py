@@ -99,6 +99,7 @@ async def record():
             groups.append([b.start, 0])
         groups[-1][1] += 1
         blocks.append(b)
+        report["taken"] = len(blocks)
         if b.start + len(b.samples) >= spec["frames"]:
             src.stop()
         if spec.get("slow"):
@@ -408,12 +409,17 @@ def test_missing_portaudio_is_one_sentence(fake: Path) -> None:
         )
 
 
-def test_a_microphone_that_stops_delivering_raises_from_blocks(tmp_path: Path) -> None:
+@pytest.mark.parametrize("hold", [0, 10**9])
+def test_a_microphone_that_stops_delivering_raises_from_blocks(tmp_path: Path, hold: int) -> None:
     fifo = tmp_path / "mic.fifo"
     os.mkfifo(fifo)
     conf = asoundrc(tmp_path, {"fifomic": fifo})
     spec = {"fifo": str(fifo), "fifo_bytes": 32000, "release_after": 1.5, "stall_s": 0.5}
-    report = probe({"mode": "record", "device": "fifomic", "frames": 10**9, **spec}, conf)
+    report = probe(
+        {"mode": "record", "device": "fifomic", "frames": 10**9, "hold": hold, **spec}, conf
+    )
+    # Audio held when the device went quiet still came out before the failure.
+    assert report["taken"] == 50, report
     assert (report["error"], report["message"], report["exit_code"]) == (
         "AudioDeviceError",
         "Audio input from 'fifomic' failed: no audio arrived for 0.5 s; "
