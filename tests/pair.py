@@ -71,6 +71,12 @@ def options(**changes: object) -> SessionOptions:
     return SessionOptions(**base)  # type: ignore[arg-type]
 
 
+def app_options(**changes: object) -> SessionOptions:
+    """The app's own defaults, replay paced as the app paces it: for the real Session."""
+    paced = SessionOptions.__dataclass_fields__["replay_speed"].default
+    return options(**{"replay_speed": paced, **changes})
+
+
 class Pair:
     """One client core and whatever server sessions it connects to, on a simulated clock."""
 

@@ -14,21 +14,18 @@ import io
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
 
+from tests.pair import app_options
 from tests.wavs import silence
 from vad_dictate.audio.block import AudioBlock
-from vad_dictate.client.pipeline import PipelineSettings
-from vad_dictate.client.session import Session, SessionOptions
-from vad_dictate.deepgram.protocol import ConnectOptions
+from vad_dictate.client.session import Session
 from vad_dictate.engines.tone import ToneEngine, synth_utterance
 from vad_dictate.errors import AudioDeviceError
 from vad_dictate.server.serve import BackgroundServer
 from vad_dictate.ui.sinks import StatusView, UtteranceSink
-from vad_dictate.vad.events import EndpointerSettings
 
 RATE = 16000
 BLOCK = RATE // 50
@@ -70,15 +67,8 @@ class FailingMic:
 
 def run(mic: FailingMic, url: str, reopen_s: float) -> tuple[list[str], str, Exception | None]:
     out, err = io.StringIO(), io.StringIO()
-    options = SessionOptions(
-        url=url,
-        api_key=None,
-        connect=ConnectOptions(endpointing=300),
-        endpointer=EndpointerSettings(),
-        pipeline=PipelineSettings(),
-        reopen_s=reopen_s,
-    )
-    session = Session(mic, options, UtteranceSink("text", 1, out), StatusView(err, quiet=True))
+    opts = app_options(url=url, reopen_s=reopen_s)
+    session = Session(mic, opts, UtteranceSink("text", 1, out), StatusView(err, quiet=True))
     failure: Exception | None = None
     try:
         asyncio.run(session.run())
@@ -124,16 +114,9 @@ def test_capture_overflows_reach_jsonl_as_a_status_line() -> None:
     audio = np.concatenate([silence(0.5), synth_utterance(["alpha", "bravo"]), silence(1.5)])
     mic = OverflowingMic([audio], reopenable=True)
     out, err = io.StringIO(), io.StringIO()
-    options = SessionOptions(
-        url="",
-        api_key=None,
-        connect=ConnectOptions(endpointing=300),
-        endpointer=EndpointerSettings(),
-        pipeline=PipelineSettings(),
-    )
     with BackgroundServer(ToneEngine()) as server:
-        options = replace(options, url=server.start())
-        session = Session(mic, options, UtteranceSink("jsonl", 1, out), StatusView(err, quiet=True))
+        opts = app_options(url=server.start())
+        session = Session(mic, opts, UtteranceSink("jsonl", 1, out), StatusView(err, quiet=True))
         asyncio.run(session.run())
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     status = [r for r in records if r["type"] == "status"]

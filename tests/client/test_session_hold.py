@@ -15,14 +15,12 @@ from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 
+from tests.pair import app_options
 from tests.wavs import silence
 from vad_dictate.audio.block import AudioBlock, Int16Array
-from vad_dictate.client.pipeline import PipelineSettings
-from vad_dictate.client.session import Session, SessionOptions
-from vad_dictate.deepgram.protocol import ConnectOptions
+from vad_dictate.client.session import Session
 from vad_dictate.engines.tone import synth_utterance
 from vad_dictate.ui.sinks import StatusView, UtteranceSink
-from vad_dictate.vad.events import EndpointerSettings
 
 RATE = 16000
 BLOCK = RATE // 50
@@ -77,15 +75,9 @@ class GatheringSource:
 
 def session_for(source: GatheringSource, url: str) -> tuple[Session, io.StringIO]:
     out = io.StringIO()
-    options = SessionOptions(
-        url=url,
-        api_key=None,
-        connect=ConnectOptions(endpointing=300),
-        endpointer=EndpointerSettings(),
-        pipeline=PipelineSettings(),
-    )
     sink = UtteranceSink("text", 1, out)
-    return Session(source, options, sink, StatusView(io.StringIO(), quiet=True)), out
+    opts = app_options(url=url)
+    return Session(source, opts, sink, StatusView(io.StringIO(), quiet=True)), out
 
 
 def audio_of(*parts: Int16Array) -> Int16Array:
