@@ -4,10 +4,10 @@ This is the only module that imports ``sounddevice``, and only inside functions,
 importing it (and using file input) works on machines without PortAudio.
 
 Threading: the PortAudio callback only copies the buffer (PortAudio reuses it), notes
-the time and the overflow flag, and appends them to a short list it shares with the loop
-thread (under a lock held only to append or to take the list, never while working). Once
-the list holds ``hold`` frames (counted at the pipeline rate), it schedules one ``_flush``
-on the event loop with ``call_soon_threadsafe`` for the whole batch, so one wake-up of the
+the time and the overflow flag, and appends them to a deque it shares with the loop thread
+(appending and popping are atomic: no lock, no wait). Once it has appended ``hold`` frames
+(counted at the pipeline rate) since it last woke the loop, it schedules one ``_flush`` on
+the event loop with ``call_soon_threadsafe`` for the whole batch, so one wake-up of the
 loop takes several blocks; ``release()``, ``stop()``, the stream's end and a failure flush
 what is held at once. ``_flush`` hands each callback's frames, in order, to ``_deliver``.
 Everything else (resampling, counting, queueing) runs on the loop thread. The queue is
@@ -29,8 +29,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -195,10 +195,8 @@ class MicSource:
         self.overflows_queue = 0  # blocks dropped because the consumer fell behind
         self.hold = 0  # frames (pipeline rate) to gather before the loop is woken; see AudioSource
         self._block_frames = max(1, rate * block_ms // 1000)  # one block at the pipeline rate
-        self._lock = threading.Lock()  # guards the three fields below (callback vs loop thread)
-        self._held: list[_Held] = []  # callbacks captured but not yet handed to the loop
-        self._held_frames = 0  # their frames at the device rate
-        self._flush_due = False  # a _flush is scheduled on the loop and has not run yet
+        self._held: deque[_Held] = deque()  # callbacks captured, not yet handed to the loop
+        self._unflushed = 0  # callback thread only: device frames appended since it woke the loop
         self._batch = 0  # queued blocks the consumer may still take before other tasks run
         self._device_frames = 0  # frames captured at the device rate, dropped ones included
         self._next_start = 0  # pipeline-rate index of the next frame the resampler emits
@@ -221,22 +219,21 @@ class MicSource:
             self._queue.put_nowait(None)  # if full, the consumer is busy and will see the flag
 
     def _hold_reached(self) -> bool:
-        """Callback thread, under the lock: the held frames are enough to wake the loop."""
+        """Callback thread: enough frames were appended since the loop was last woken."""
         hold = self.hold  # set by the loop thread at any time; read once
         return (
             hold <= self._block_frames
-            or self._held_frames * self.sample_rate >= hold * self.device_rate
+            or self._unflushed * self.sample_rate >= hold * self.device_rate
         )
 
     def _flush(self) -> int:
         """Loop thread: deliver every held callback, in order; return how many there were."""
-        with self._lock:
-            batch, self._held = self._held, []
-            self._held_frames = 0
-            self._flush_due = False
-        for data, at, overflow in batch:
+        count = 0
+        while self._held:
+            data, at, overflow = self._held.popleft()
             self._deliver(data, at, overflow)
-        return len(batch)
+            count += 1
+        return count
 
     def _deliver(self, data: Int16Array, at: float, overflow: bool) -> None:
         """Loop thread: number, resample and queue one callback's frames (drop if full)."""
@@ -292,12 +289,11 @@ class MicSource:
             if loop.is_closed():  # nobody is listening any more
                 raise sd.CallbackAbort
             held = (indata.copy(), time.monotonic(), bool(status.input_overflow))
-            with self._lock:
-                self._held.append(held)
-                self._held_frames += len(held[0])
-                if self._flush_due or not self._hold_reached():
-                    return
-                self._flush_due = True
+            self._held.append(held)
+            self._unflushed += len(held[0])
+            if not self._hold_reached():
+                return
+            self._unflushed = 0
             try:
                 loop.call_soon_threadsafe(self._flush)
             except RuntimeError:  # the loop is closed: nobody is listening any more
@@ -364,8 +360,8 @@ class MicSource:
         self._loop = asyncio.get_running_loop()
         queue: asyncio.Queue[AudioBlock | None] = asyncio.Queue(self.queue_blocks)
         self._queue = queue
-        with self._lock:  # what an earlier opening held when it was closed is gone
-            self._held, self._held_frames, self._flush_due = [], 0, False
+        self._held.clear()  # what an earlier opening held when it was closed is gone
+        self._unflushed = 0
         self._batch = 0
         stream = self._open(sd)
         try:
