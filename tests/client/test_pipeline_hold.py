@@ -63,14 +63,27 @@ class Run:
     wakes: int  # how many times blocks were handed out
 
 
-def feed(audio: np.ndarray, turn: TurnSettings | None, gather: bool, answer: float) -> Run:
+def feed(
+    audio: np.ndarray, turn: TurnSettings | None, gather: bool, answer: float, late: int = 0
+) -> Run:
     """Push ``audio`` in 20 ms blocks, gathered as a source would under ``Pipeline.hold``
-    (``gather``) or each at once; the model answers ``answer`` at once to every request."""
+    (``gather``) or each at once. The model answers ``answer`` to every request, at once, or
+    ``late`` blocks after it was asked: as the block captured then arrives, before any held
+    block is seen (what a worker thread's answer does)."""
     pipe = Pipeline(EP, PipelineSettings(), 1, RATE, turn, model=turn is not None)
     blocks = [audio[i : i + BLOCK, None] for i in range(0, len(audio) - BLOCK + 1, BLOCK)]
     run = Run([], [], [], {s: set() for s in State}, 0)
     held: list[int] = []
+    answers: list[tuple[int, int]] = []  # (block at whose capture it arrives, token)
+
+    def record(got: list[Outgoing | ScoreTurn | CancelScore], block: int, released: int) -> None:
+        run.out += got
+        run.block_of += [block] * len(got)
+        run.released_at += [released] * len(got)
+
     for i in range(len(blocks)):
+        for token in [t for at, t in answers if at == i]:
+            record([*pipe.turn_scored(0, token, answer, i * 0.02)], i, i)
         held.append(i)
         if gather and len(held) * BLOCK < pipe.hold():
             continue
@@ -79,11 +92,11 @@ def feed(audio: np.ndarray, turn: TurnSettings | None, gather: bool, answer: flo
             got: list[Outgoing | ScoreTurn | CancelScore] = [*pipe.push(blocks[k], k * 0.02)]
             for request in pipe.score_requests():
                 got.append(request)
-                if isinstance(request, ScoreTurn):
+                if isinstance(request, ScoreTurn) and late:
+                    answers.append((i + late, request.token))
+                elif isinstance(request, ScoreTurn):
                     got += pipe.turn_scored(0, request.token, answer, k * 0.02)
-            run.out += got
-            run.block_of += [k] * len(got)
-            run.released_at += [i] * len(got)
+            record(got, k, i)
             run.holds[pipe.endpointers[0].state].add(pipe.hold())
         held = []
     return run
@@ -104,18 +117,19 @@ def same(out: list[Outgoing | ScoreTurn | CancelScore]) -> list[object]:
 
 TRACK = track()
 MODES = [
-    ("silence", None, 0.0),
-    ("smart, the model says finished", SMART, 0.95),
-    ("smart, the model says not yet", SMART, 0.1),
+    ("silence", None, 0.0, 0),
+    ("smart, the model says finished", SMART, 0.95, 0),
+    ("smart, the model says not yet", SMART, 0.1, 0),
+    ("smart, finished, 100 ms after it was asked", SMART, 0.95, 5),
 ]
 
 
-@pytest.mark.parametrize(("name", "turn", "answer"), MODES, ids=[m[0] for m in MODES])
+@pytest.mark.parametrize(("name", "turn", "answer", "late"), MODES, ids=[m[0] for m in MODES])
 def test_gathered_audio_changes_nothing_and_delays_no_decision(
-    name: str, turn: TurnSettings | None, answer: float
+    name: str, turn: TurnSettings | None, answer: float, late: int
 ) -> None:
-    each = feed(TRACK, turn, gather=False, answer=answer)
-    gathered = feed(TRACK, turn, gather=True, answer=answer)
+    each = feed(TRACK, turn, gather=False, answer=answer, late=late)
+    gathered = feed(TRACK, turn, gather=True, answer=answer, late=late)
     assert same(gathered.out) == same(each.out)  # the same audio, Finalizes and requests
     assert gathered.block_of == each.block_of
     decisions = [
@@ -126,8 +140,8 @@ def test_gathered_audio_changes_nothing_and_delays_no_decision(
     assert len(decisions) >= 20  # every sentence and word ends (and is asked about)
     assert all(k == r for k, r in decisions), "a decision waited in a gathered batch"
     # Only the start of speech comes later, and by less than the idle hold.
-    late = [r - k for k, r in zip(gathered.block_of, gathered.released_at, strict=True)]
-    assert max(late) * 20 < IDLE_HOLD_MS
+    waited = [r - k for k, r in zip(gathered.block_of, gathered.released_at, strict=True)]
+    assert max(waited) * 20 < IDLE_HOLD_MS
     audio = [o for o in gathered.out if isinstance(o, SendAudio)]
     assert audio  # speech went out
     # It gathers: well under one wake-up per block.

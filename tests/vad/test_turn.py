@@ -286,9 +286,10 @@ NEXT_DUE: list[tuple[dict[str, Any], bool, list[tuple[Any, ...]], int]] = [
     ({}, True, [], 0),  # no pause yet: due now
     ({}, True, [("quiet", 30)], at(150)),  # the question and the floor at 150 ms
     ({"ask_ms": 90}, True, [("quiet", 30)], at(90)),  # the question first
-    ({"ask_ms": 90}, True, [("quiet", 90)], at(150)),  # asked: the floor next
-    ({"ask_ms": 90}, True, [("quiet", 150)], FAR),  # only the answer or words end it now
-    ({"ask_ms": 90}, True, [("quiet", 150), ("score", 1, 0.1)], FAR),
+    ({"ask_ms": 90}, True, [("quiet", 90)], 0),  # asked: resumed speech must be seen at once
+    ({"ask_ms": 90}, True, [("quiet", 150)], 0),  # still waiting for the answer
+    ({"ask_ms": 90}, True, [("quiet", 90), ("score", 1, 0.1)], at(150)),  # answered: the floor
+    ({"ask_ms": 90}, True, [("quiet", 150), ("score", 1, 0.1)], FAR),  # words or the ceiling
     ({}, False, [("quiet", 30)], at(150)),  # no model: the floor, for the words
     ({}, True, [("quiet", 150), ("speech",)], 0),  # speech resumed: no pause
 ]

@@ -192,8 +192,10 @@ class TurnPolicy:
     def next_due(self) -> int:
         """The sample at which a silent frame of this pause may next ask or end (a later
         ``silence`` call); past the ask and the floor only answers and words decide, which
-        arrive as calls of their own: then a far-off sample. 0 before the pause is known."""
-        if self._pause is None:
+        arrive as calls of their own: then a far-off sample. 0 (now) before the pause is
+        known, and while an answer is due: speech that resumes must be seen at once, or the
+        answer could end a turn that is no longer a pause."""
+        if self._pause is None or self._waiting:
             return 0
         due = [self._pause + self._ask] if self._model and not self._asked else []
         due += [] if self._may_end else [self._pause + self._early]
