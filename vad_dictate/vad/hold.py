@@ -15,9 +15,10 @@ them out together (``AudioSource.hold``), as long as no decision falls due among
             wait soonest_ms - ANALYSIS_MS - frame_ms, at most SPEECH_HOLD_MS.
   HANGOVER  a pause in a confirmed utterance: until the next sample at which a silent frame
             decides (the turn policy's question or floor, the end of the silence), at most
-            IDLE_HOLD_MS: speech that resumes is then seen that much later, and a model
-            call for the pause is stopped that much later. Answers and words that end the
-            turn arrive as events of their own and are not held.
+            IDLE_HOLD_MS: speech that resumes is then seen that much later. Nothing waits
+            while the model's answer is due, so that speech that resumed is seen before a
+            "finished" answer could end the turn. Answers and words arrive as events of
+            their own and are not held.
   ONSET, an unconfirmed pause: nothing waits.
 
 In an utterance, never past its length limit.
