@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -52,6 +54,7 @@ from benchmarks.latency import (
     session_options,
     table,
 )
+from tests.fakemic import fake_mic
 from vad_dictate.audio.block import Int16Array
 from vad_dictate.audio.files import read_wav
 from vad_dictate.client.pipeline import Pipeline, PipelineSettings, Policy
@@ -98,48 +101,54 @@ class RealTime:
 
 
 def real_time(
-    url: str, wav: Path, runs: Sequence[tuple[str, list[str]]], audio_s: float
+    url: str, wav: Path, runs: Sequence[tuple[str, list[str]]], audio_s: float, mic: bool = False
 ) -> list[RealTime]:
     """Run one CLI client per (label, extra flags) at once; sample each one's CPU time. A
-    label ending in ``@DIR`` runs the client of the tree in DIR (``--against``)."""
+    label ending in ``@DIR`` runs the client of the tree in DIR (``--against``). ``mic``: each
+    client listens to its own clocked virtual microphone (``tests/fakemic.py``: PortAudio
+    over ALSA's file plugin, fed in real time from this process) playing the file, and is
+    stopped with SIGINT once the audio is over."""
     policies = [label for label, _ in runs]
-    with tempfile.TemporaryDirectory() as home:
+    audio = read_wav(wav).samples[:, 0]
+    source = [] if mic else ["--input", str(wav), "--speed", "1"]
+    with tempfile.TemporaryDirectory() as home, contextlib.ExitStack() as stack:
         env = clean_env() | {"XDG_CONFIG_HOME": home}
+
+        def env_for() -> dict[str, str]:
+            if not mic:
+                return env
+            own = Path(tempfile.mkdtemp(dir=home))  # one microphone session per runtime dir
+            (own / "run").mkdir(mode=0o700)
+            return (
+                env
+                | {"XDG_RUNTIME_DIR": str(own / "run")}
+                | stack.enter_context(fake_mic(own, audio))
+            )
+
         started = time.monotonic()
         procs = {
             policy: subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "vad_dictate",
-                    "--input",
-                    str(wav),
-                    "--speed",
-                    "1",
-                    "--url",
-                    url,
-                    "--quiet",
-                    *flags,
-                ],
+                [sys.executable, "-m", "vad_dictate", *source, "--url", url, "--quiet", *flags],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 stdin=subprocess.DEVNULL,
-                env=env,
+                env=env_for(),
                 cwd=policy.rpartition("@")[2] if "@" in policy else ROOT,
             )
             for policy, flags in runs
         }
         samples: dict[str, list[tuple[float, int]]] = {p: [] for p in policies}
         floor = core = 0.0
-        audio = read_wav(wav).samples[:, 0]
         for mark in (SKIP_S, audio_s - SKIP_S):
-            if samples[policies[0]]:  # inside the window: measure the floor meanwhile
+            if samples[policies[0]] and not mic:  # in the window: measure the floor meanwhile
                 window = audio[round(SKIP_S * RATE) : round(mark * RATE)]
                 floor, core = asyncio.run(pacing_floor(window))
             time.sleep(max(0.0, started + mark - time.monotonic()))
             for policy, proc in procs.items():
                 samples[policy].append((time.monotonic(), cpu_ticks(proc.pid)))
         out = []
+        for proc in procs.values() if mic else ():
+            os.kill(proc.pid, signal.SIGINT)  # a microphone never ends: stop as Ctrl-C does
         for policy, proc in procs.items():
             _, status, usage = os.wait4(proc.pid, 0)
             wall = time.monotonic() - started
@@ -149,6 +158,8 @@ def real_time(
             steady = 100 * (c1 - c0) / TICKS / (t1 - t0)
             whole = 100 * (usage.ru_utime + usage.ru_stime) / wall
             out.append(RealTime(policy, audio_s, steady, whole, wall))
+        if mic:  # this process feeds the microphones: its own CPU is no floor
+            return out
         out.append(RealTime("floor: asyncio loop only", audio_s, floor, float("nan"), 0.0))
         label = "pipeline core alone, one block per 20 ms wake"
         out.append(RealTime(label, audio_s, core, float("nan"), 0.0))
@@ -227,7 +238,7 @@ def throughput(url: str, samples: Int16Array, policies: Sequence[str]) -> list[T
 
 
 def measure(
-    quick: bool = False, against: str | None = None, idle: bool = False
+    quick: bool = False, against: str | None = None, idle: bool = False, mic: bool = False
 ) -> tuple[list[RealTime], list[Throughput]]:
     """Real-time CPU over 60 s of audio (25 s quick), then throughput over 10x (2x) that."""
     policies = ("speech", "always")
@@ -238,8 +249,8 @@ def measure(
         runs = [(p, ["--policy", p, "--turn", "silence"]) for p in policies]
         runs.append(("speech, turn smart (model)", ["--policy", "speech", "--turn", "smart"]))
         runs += [(f"{label} @{against}", flags) for label, flags in runs] if against else []
-        rt = real_time(server.url, wav, runs, seconds)
-        if idle:
+        rt = real_time(server.url, wav, runs, seconds, mic)
+        if idle or mic:
             return rt, []
         long = np.tile(speech_audio(60.0), 2 if quick else 10)
         tp = throughput(server.url, long, policies)
@@ -344,11 +355,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--idle", action="store_true", help="a quiet room where nobody speaks, instead of speech"
     )
+    p.add_argument(
+        "--mic",
+        action="store_true",
+        help="the clients listen to virtual microphones through PortAudio instead of a file",
+    )
     args = p.parse_args(argv)
     if args.dictation:
         print(summarize(dictation(args.against), []))
     else:
-        print(summarize(*measure(args.quick, args.against, args.idle)))
+        print(summarize(*measure(args.quick, args.against, args.idle, args.mic)))
     return 0
 
 
