@@ -73,11 +73,13 @@ class GatheringSource:
             yield block
 
 
-def session_for(source: GatheringSource, url: str) -> tuple[Session, io.StringIO]:
+def session_for(
+    source: GatheringSource, url: str, paused: bool = False
+) -> tuple[Session, io.StringIO]:
     out = io.StringIO()
     sink = UtteranceSink("text", 1, out)
-    opts = app_options(url=url)
-    return Session(source, opts, sink, StatusView(io.StringIO(), quiet=True)), out
+    view = StatusView(io.StringIO(), quiet=True)
+    return Session(source, app_options(url=url), sink, view, paused=paused), out
 
 
 def audio_of(*parts: Int16Array) -> Int16Array:
@@ -157,3 +159,23 @@ def test_controls_that_wait_take_effect_in_order_and_toggles_see_each_other(
     assert asyncio.run(session.run()) == 0
     assert effects == [True, False] and not session.core.paused
     assert out.getvalue().splitlines() == ["Golf hotel."]
+
+
+def test_a_resume_hears_what_is_said_right_after_the_key_press(server_url: str) -> None:
+    audio = audio_of(silence(1.0), synth_utterance(["india", "juliett"]), silence(1.5))
+    source = GatheringSource(audio, {})
+    session, out = session_for(source, server_url, paused=True)  # push-to-talk: paused at first
+    pause = session.core.pause
+    heard_before: list[int] = []
+
+    def paused(value: bool, now: float) -> list[object]:
+        heard_before.append(session.core.pipeline.captured_frames)
+        return pause(value, now)  # type: ignore[return-value]
+
+    session.core.pause = paused  # type: ignore[method-assign, assignment]
+    press = RATE // BLOCK - 5  # the key goes down 100 ms before the words, while paused audio
+    source.controls[press] = lambda: session.set_paused(False)  # is gathered 500 ms at a time
+    assert asyncio.run(session.run()) == 0
+    # The resume came before any audio captured after the press: none of it was silenced.
+    assert heard_before == [source.captured_at_control[0]]
+    assert out.getvalue().splitlines() == ["India juliett."]

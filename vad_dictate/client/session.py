@@ -71,7 +71,7 @@ class Session:
         self._tick_due = 0.0  # when the core is next given the time
         self._watch: asyncio.TimerHandle | None = None  # ticks while no audio arrives
         self._watch_at = 0.0  # when it fires
-        self._deferred: list[tuple[float, Callable[[], object]]] = []  # see _when_heard
+        self._deferred: list[tuple[float, bool, Callable[[], object]]] = []  # see _when_heard
         self._settled = asyncio.Event()  # nothing waits in _deferred
         self._settled.set()
         self._pausing: bool | None = None  # the latest pause or resume, until it takes effect
@@ -105,7 +105,11 @@ class Session:
     def set_paused(self, paused: bool) -> None:
         """Pause or resume: while paused the microphone is heard as silence, nothing is sent."""
         self._pausing = paused
-        self._when_heard(lambda: self._do(self.core.pause(paused, time.monotonic())))
+
+        def act() -> None:
+            self._do(self.core.pause(paused, time.monotonic()))
+
+        self._when_heard(act, first=not paused)
 
     @property
     def paused(self) -> bool:
@@ -136,12 +140,13 @@ class Session:
         self._drained.set()
         self._do(self.core.stop(time.monotonic()))
 
-    def _when_heard(self, act: Callable[[], object]) -> None:
+    def _when_heard(self, act: Callable[[], object], first: bool = False) -> None:
         """Run ``act`` once the audio captured until now has reached the core: at once if the
         source gathers nothing; otherwise the source gives up what it holds, gathers no more,
         and ``act`` runs after the first block captured from now on (or from the tick timer,
-        if no audio comes)."""
-        self._deferred.append((time.monotonic(), act))
+        if no audio comes). ``first`` (a resume): before that block instead, so that what is
+        said right after the key press is heard, not taken for paused audio."""
+        self._deferred.append((time.monotonic(), first, act))
         if self.source.hold <= 0 and len(self._deferred) == 1:
             self._run_deferred(None)
             return
@@ -149,10 +154,13 @@ class Session:
         self.source.hold = 0
         self.source.release()
 
-    def _run_deferred(self, heard_until: float | None) -> None:
-        """Run what waited for audio captured until ``heard_until`` (None: all of it)."""
+    def _run_deferred(self, heard_until: float | None, first: bool = False) -> None:
+        """Run what waited for audio captured until ``heard_until`` (None: all of it), in
+        order; ``first``: only as far as the controls that go before that block."""
         while self._deferred and (heard_until is None or self._deferred[0][0] <= heard_until):
-            self._deferred.pop(0)[1]()
+            if first and not self._deferred[0][1]:
+                return
+            self._deferred.pop(0)[2]()
         if not self._deferred:
             self._pausing = None
             self._settled.set()
@@ -207,6 +215,7 @@ class Session:
                         break
                     if self.recorder is not None:
                         self.recorder.audio(block)
+                    self._run_deferred(block.captured_at, first=True)
                     self._do(self.core.audio(block))
                     self.source.hold = 0 if self._deferred else self.core.hold()
                     self.status.level(block.samples, self.core.pipeline.speaking())
