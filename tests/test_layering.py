@@ -25,6 +25,7 @@ PURE = (
     "vad/turn.py",
     "vad/melspec.py",
     "vad/hold.py",
+    "client/controls.py",
     "client/pipeline.py",
     "client/outbox.py",
     "client/assembler.py",

@@ -14,7 +14,7 @@ when the core has something it may send. The source gathers as many blocks per w
 the core's decisions can wait for (``AudioSource.hold``, set after every block from
 ``core.hold()``). A hotkey Finalize, a pause or a stop therefore first has the source give
 up what it gathered, and takes effect once the audio captured before it has reached the
-core (:meth:`Session._when_heard`): what was said before the key press belongs before it.
+core (client/controls.py): what was said before the key press belongs before it.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from vad_dictate.audio.block import AudioSource
 from vad_dictate.audio.reopen import reopening
 from vad_dictate.client.actions import Action, Connect, Finish, ReopenInput, Transmit
 from vad_dictate.client.capture import SessionOptions
+from vad_dictate.client.controls import Controls
 from vad_dictate.client.keyterms import KeytermCore
 from vad_dictate.client.pipeline import CancelScore, ScoreTurn
 from vad_dictate.client.scoring import TurnScorer, TurnWorker
@@ -71,10 +72,9 @@ class Session:
         self._tick_due = 0.0  # when the core is next given the time
         self._watch: asyncio.TimerHandle | None = None  # ticks while no audio arrives
         self._watch_at = 0.0  # when it fires
-        self._deferred: list[tuple[float, bool, Callable[[], object]]] = []  # see _when_heard
-        self._settled = asyncio.Event()  # nothing waits in _deferred
+        self._controls = Controls()  # controls waiting for the audio captured before them
+        self._settled = asyncio.Event()  # no control waits
         self._settled.set()
-        self._pausing: bool | None = None  # the latest pause or resume, until it takes effect
         self._stopping = False  # the stop has taken effect: the pump takes no more audio
 
     async def run(self) -> int:
@@ -104,7 +104,7 @@ class Session:
 
     def set_paused(self, paused: bool) -> None:
         """Pause or resume: while paused the microphone is heard as silence, nothing is sent."""
-        self._pausing = paused
+        self._controls.pausing = paused
 
         def act() -> None:
             self._do(self.core.pause(paused, time.monotonic()))
@@ -114,7 +114,8 @@ class Session:
     @property
     def paused(self) -> bool:
         """Paused, or about to be (a pause waits for the audio captured before it)."""
-        return self.core.paused if self._pausing is None else self._pausing
+        pausing = self._controls.pausing
+        return self.core.paused if pausing is None else pausing
 
     async def settled(self) -> None:
         """Return once every control given so far has taken effect (see ``_when_heard``)."""
@@ -141,28 +142,23 @@ class Session:
         self._do(self.core.stop(time.monotonic()))
 
     def _when_heard(self, act: Callable[[], object], first: bool = False) -> None:
-        """Run ``act`` once the audio captured until now has reached the core: at once if the
-        source gathers nothing; otherwise the source gives up what it holds, gathers no more,
-        and ``act`` runs after the first block captured from now on (or from the tick timer,
-        if no audio comes). ``first`` (a resume): before that block instead, so that what is
-        said right after the key press is heard, not taken for paused audio."""
-        self._deferred.append((time.monotonic(), first, act))
-        if self.source.hold <= 0 and len(self._deferred) == 1:
-            self._run_deferred(None)
-            return
-        self._settled.clear()
-        self.source.hold = 0
-        self.source.release()
+        """Run ``act`` once the audio captured until now has reached the core (see
+        client/controls.py; ``first``: a resume). If it must wait, the source gives up what
+        it holds and gathers no more meanwhile; the tick timer runs it if no audio comes."""
+        ready = self._controls.add(time.monotonic(), act, first, self.source.hold > 0)
+        if self._controls.waiting:
+            self._settled.clear()
+            self.source.hold = 0
+            self.source.release()
+        self._run(ready)
 
-    def _run_deferred(self, heard_until: float | None, first: bool = False) -> None:
-        """Run what waited for audio captured until ``heard_until`` (None: all of it), in
-        order; ``first``: only as far as the controls that go before that block."""
-        while self._deferred and (heard_until is None or self._deferred[0][0] <= heard_until):
-            if first and not self._deferred[0][1]:
-                return
-            self._deferred.pop(0)[2]()
-        if not self._deferred:
-            self._pausing = None
+    def _run_due(self, captured_until: float | None, before_block: bool = False) -> None:
+        self._run(self._controls.due(captured_until, before_block))
+
+    def _run(self, acts: list[Callable[[], object]]) -> None:
+        for act in acts:
+            act()
+        if not self._controls.waiting:
             self._settled.set()
 
     def notify(self, text: str) -> None:
@@ -215,16 +211,16 @@ class Session:
                         break
                     if self.recorder is not None:
                         self.recorder.audio(block)
-                    self._run_deferred(block.captured_at, first=True)
+                    self._run_due(block.captured_at, before_block=True)
                     self._do(self.core.audio(block))
-                    self.source.hold = 0 if self._deferred else self.core.hold()
+                    self.source.hold = 0 if self._controls.waiting else self.core.hold()
                     self.status.level(block.samples, self.core.pipeline.speaking())
                     self._ticked_by_audio()
-                    self._run_deferred(block.captured_at)
+                    self._run_due(block.captured_at)
                     while self.core.input_waits(self.source.live):
                         self._drained.clear()
                         await self._drained.wait()
-            self._run_deferred(None)
+            self._run_due(None)
             self._do(self.core.input_ended(time.monotonic()))
         except Exception as exc:  # a bug: end the session with it rather than hang
             self._crash = exc
@@ -263,7 +259,7 @@ class Session:
         """No audio for a while (a file waiting for the network, a device being reopened, the
         input ended): tick from the timer, and again every ``TICK_S``."""
         try:
-            self._run_deferred(None)  # no audio comes: what waited for it goes ahead
+            self._run_due(None)  # no audio comes: what waited for it goes ahead
             self._tick(time.monotonic())
         except Exception as exc:  # a bug: end the session with it rather than hang
             self._crash = exc
