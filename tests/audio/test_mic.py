@@ -207,11 +207,12 @@ def test_microphone_delivers_a_recording_bit_exactly(
     contiguous_prefix(got, len(clip))
     assert np.array_equal(got["samples"][: len(clip)], clip)
     assert np.all(np.diff(got["times"]) >= 0)
-    # The callback wakes the loop once for whole blocks holding at least ``hold`` frames
-    # (once for more when the loop is late: this device is not clocked), until stop().
+    # The callback wakes the loop once it appended ``hold`` frames since it last did, until
+    # stop(); a late loop (this device is not clocked) takes whatever is there by then, so
+    # one wake may carry more and the next less, but there are no more wakes than that.
     per = max(1, -(-hold // 320))
     batches = [n for n, stopping in report["flushes"] if not stopping]
-    assert batches and min(batches) >= per
+    assert batches and len(batches) <= -(-sum(batches) // per) + 1
     # The consumer takes up to a batch without a turn of the loop; the first batch whole.
     groups = [n for _, n in report["groups"]]
     assert groups[0] == per and max(groups) == per

@@ -8,11 +8,12 @@ the time and the overflow flag, and appends them to a deque it shares with the l
 (appending and popping are atomic: no lock, no wait). Once it has appended ``hold`` frames
 (counted at the pipeline rate) since it last woke the loop, it schedules one ``_flush`` on
 the event loop with ``call_soon_threadsafe`` for the whole batch, so one wake-up of the
-loop takes several blocks; ``release()``, ``stop()``, the stream's end and a failure flush
-what is held at once. ``_flush`` hands each callback's frames, in order, to ``_deliver``.
-Everything else (resampling, counting, queueing) runs on the loop thread. The queue is
-bounded: when the consumer falls behind, the newest block is dropped and counted, never
-waited for. The consumer takes up to ``hold`` frames of queued blocks per turn of the
+loop takes several blocks (a late loop takes whatever is there by then, so the next wake may
+carry fewer; never more wakes than batches); ``release()``, ``stop()``, the stream's end and
+a failure flush what is held at once. ``_flush`` hands each callback's frames, in order,
+to ``_deliver``. Everything else (resampling, counting, queueing) runs on the loop thread.
+The queue is bounded: when the consumer falls behind, the newest block is dropped and
+counted, never waited for. The consumer takes up to ``hold`` frames of queued blocks per turn of the
 loop, so other tasks still run between batches when it is behind.
 
 Sample indices: ``AudioBlock.start`` counts captured frames at the pipeline rate,
