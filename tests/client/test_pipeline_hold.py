@@ -24,6 +24,7 @@ from vad_dictate.client.pipeline import (
     SendAudio,
     SendFinalize,
 )
+from vad_dictate.vad.endpointer import Endpointer
 from vad_dictate.vad.events import EndpointerSettings, State
 from vad_dictate.vad.hold import IDLE_HOLD_MS, hold_samples, speech_hold_ms
 from vad_dictate.vad.turn import TurnSettings
@@ -49,7 +50,7 @@ SPEECH_HOLD = [
 def test_speech_waits_no_longer_than_the_soonest_decision_allows(
     settings: EndpointerSettings, turn: TurnSettings | None, expected: int
 ) -> None:
-    assert speech_hold_ms(settings, turn) == expected
+    assert speech_hold_ms(Endpointer(settings, RATE), turn) == expected
 
 
 @dataclass

@@ -158,7 +158,7 @@ class Pipeline:
         if turn is not None and smart:
             endpointer = replace(endpointer, silence_ms=turn.ceiling_ms)
         self.endpointers = [Endpointer(endpointer, sample_rate) for _ in range(channels)]
-        self._speech_hold = speech_hold_ms(endpointer, turn if smart else None)
+        self._speech_hold = speech_hold_ms(self.endpointers[0], turn if smart else None)
         self.turns = (
             [TurnPolicy(turn, sample_rate, model) for _ in range(channels)]
             if turn and smart

@@ -126,8 +126,8 @@ class Endpointer:
         self._frame_bytes = 2 * frame
         self._onset_frames = math.ceil(settings.onset_ms / settings.frame_ms)
         self._silence_frames = math.ceil(settings.silence_ms / settings.frame_ms)
-        self._give_up = min(self._silence_frames, self._onset_frames + 1)
-        self._word_wait = max(self._give_up, math.ceil(WORD_WAIT_MS / settings.frame_ms))
+        self.give_up_frames = min(self._silence_frames, self._onset_frames + 1)
+        self._word_wait = max(self.give_up_frames, math.ceil(WORD_WAIT_MS / settings.frame_ms))
         self._preroll = sample_rate * settings.preroll_ms // 1000
         self._min_len = sample_rate * settings.min_utterance_ms // 1000
         self._max_len = sample_rate * settings.max_utterance_ms // 1000
@@ -293,9 +293,9 @@ class Endpointer:
                     return
             else:
                 word = state is not State.ONSET and self._word_like()
-                limit = self._word_wait if word else self._give_up
+                limit = self._word_wait if word else self.give_up_frames
                 if self._quiet_frames >= limit:
-                    if limit == self._give_up:
+                    if limit == self.give_up_frames:
                         self._close("vad", events)
                         return
                     self._confirm(events)  # a short word on its own: it ends like any utterance
@@ -336,7 +336,7 @@ class Endpointer:
         return (
             self._state is State.HANGOVER
             and not self._confirmed
-            and self._quiet_frames >= self._give_up
+            and self._quiet_frames >= self.give_up_frames
         )
 
     def _word_like(self) -> bool:

@@ -26,10 +26,8 @@ In an utterance, never past its length limit.
 
 from __future__ import annotations
 
-import math
-
 from vad_dictate.vad.endpointer import Endpointer
-from vad_dictate.vad.events import EndpointerSettings, State
+from vad_dictate.vad.events import State
 from vad_dictate.vad.noise import ANALYSIS_MS
 from vad_dictate.vad.turn import TurnPolicy, TurnSettings
 
@@ -37,20 +35,18 @@ IDLE_HOLD_MS = 100  # the onset is seen at most this much later: the pre-roll co
 SPEECH_HOLD_MS = 40  # while speech goes on (two 20 ms blocks)
 
 
-def speech_hold_ms(settings: EndpointerSettings, turn: TurnSettings | None) -> int:
+def speech_hold_ms(ep: Endpointer, turn: TurnSettings | None) -> int:
     """How long audio may wait while speech goes on (SPEECH above); 0: not at all.
 
-    ``settings.silence_ms`` is the endpointer's own (the ceiling in smart mode); ``turn``
-    only in smart mode.
+    ``ep`` is any of the pipeline's endpointers (their silence_ms is the ceiling in smart
+    mode); ``turn`` only in smart mode.
     """
-    frame = settings.frame_ms
-    onset_frames = math.ceil(settings.onset_ms / frame)
-    silence_frames = math.ceil(settings.silence_ms / frame)
-    give_up_ms = min(silence_frames, onset_frames + 1) * frame  # the word rule's give-up
-    soonest = min(settings.silence_ms, give_up_ms)
+    st = ep.settings
+    give_up_ms = ep.give_up_frames * st.frame_ms  # the word rule's give-up
+    soonest = min(st.silence_ms, give_up_ms)
     if turn is not None:
         soonest = min(soonest, turn.ask_ms, turn.early_ms)
-    return max(0, min(SPEECH_HOLD_MS, soonest - ANALYSIS_MS - frame))
+    return max(0, min(SPEECH_HOLD_MS, soonest - ANALYSIS_MS - st.frame_ms))
 
 
 def hold_samples(ep: Endpointer, speech_ms: int, turn: TurnPolicy | None) -> int:
