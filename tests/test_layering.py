@@ -164,3 +164,18 @@ def test_every_module_is_under_the_size_limit() -> None:
     }
     assert len(sizes) > 50
     assert {name: n for name, n in sizes.items() if n >= MAX_MODULE_LINES} == {}
+
+
+def test_tests_do_not_import_benchmarks() -> None:
+    """Benchmarks may use the tests' helpers (clips, fake microphone), never the other way:
+    a test must not depend on measuring code. The benchmarks' own smoke tests live beside
+    them (benchmarks/test_smoke.py)."""
+    tests = Path(__file__).resolve().parent
+    files = sorted(tests.rglob("*.py"))
+    assert len(files) > 50
+    users = [
+        str(f.relative_to(tests))
+        for f in files
+        if any(n == "benchmarks" or n.startswith("benchmarks.") for n in _imports(f))
+    ]
+    assert users == []
