@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -95,6 +96,43 @@ def run_cli(
         stdin=subprocess.DEVNULL,
         **popen,
     )
+
+
+def control(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """A control command (``status``, ``finalize``, ``toggle``, ...) to a running instance."""
+    return run_cli(args, env, timeout=30)
+
+
+def status(env: Mapping[str, str]) -> dict[str, Any]:
+    """The running instance's ``vad-dictate status`` ({} while none answers)."""
+    done = control(env, "status")
+    answer: dict[str, Any] = json.loads(done.stdout) if done.returncode == 0 else {}
+    return answer
+
+
+def file_args(wav: Path, url: str, speed: str = "0", *more: str) -> list[str]:
+    """Dictate ``wav`` against ``url`` at ``speed``, JSONL on stdout, then ``more``."""
+    return ["--input", str(wav), "--url", url, "--output", "jsonl", "--speed", speed, *more]
+
+
+def jsonl(stdout: str) -> list[dict[str, Any]]:
+    """The records of JSONL output."""
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[int, list[dict[str, Any]], str]:
+    """Wait for a started app (killed if it takes over a minute): exit code, JSONL, stderr."""
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    return proc.returncode, jsonl(out), err
+
+
+def spoken(lines: list[dict[str, Any]]) -> list[str]:
+    """The words of the printed utterances, lower case, without punctuation."""
+    return " ".join(u["text"] for u in lines).lower().replace(".", "").replace(",", "").split()
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 20.0, every: float = 0.05) -> bool:

@@ -7,12 +7,11 @@ import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.apprun import clean_env, run_cli
+from tests.apprun import clean_env, file_args, jsonl, run_cli
 from tests.serverproc import running_server
 from tests.wavs import silence, stereo, utterances, write_wav
 from vad_dictate.engines.tone import synth_utterance
@@ -49,23 +48,9 @@ def run_app(
     return run_cli(args, env, timeout=timeout)
 
 
-def jsonl(stdout: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stdout.splitlines()]
-
-
 def test_five_utterances_print_five_lines_in_order(server_url: str, tmp_path: Path) -> None:
     wav = write_wav(tmp_path / "five.wav", utterances(FIVE, pause=1.2))
-    res = run_app(
-        "--input",
-        str(wav),
-        "--url",
-        server_url,
-        "--output",
-        "jsonl",
-        "--speed",
-        "0",
-        tmp=tmp_path,
-    )
+    res = run_app(*file_args(wav, server_url), tmp=tmp_path)
     assert res.returncode == 0, res.stderr
     lines = jsonl(res.stdout)
     assert [line["text"].rstrip(".").lower() for line in lines] == [" ".join(g) for g in FIVE]
@@ -101,17 +86,7 @@ def test_stereo_channels_are_transcribed_separately(server_url: str, tmp_path: P
     left = utterances([["alpha", "bravo"], ["charlie", "delta"]], lead=0.5, pause=1.5)
     right = utterances([["kilo", "lima", "mike"]], lead=1.6)
     wav = write_wav(tmp_path / "stereo.wav", stereo(left, right))
-    res = run_app(
-        "--input",
-        str(wav),
-        "--url",
-        server_url,
-        "--output",
-        "jsonl",
-        "--speed",
-        "0",
-        tmp=tmp_path,
-    )
+    res = run_app(*file_args(wav, server_url), tmp=tmp_path)
     assert res.returncode == 0, res.stderr
     got = [(line["channel"], line["text"].rstrip(".").lower()) for line in jsonl(res.stdout)]
     assert sorted(got) == [(0, "alpha bravo"), (0, "charlie delta"), (1, "kilo lima mike")]
@@ -136,17 +111,7 @@ def test_file_ending_mid_utterance_prints_it_with_trigger_end(
         ]
     )
     wav = write_wav(tmp_path / "cut.wav", audio)
-    res = run_app(
-        "--input",
-        str(wav),
-        "--url",
-        server_url,
-        "--output",
-        "jsonl",
-        "--speed",
-        "0",
-        tmp=tmp_path,
-    )
+    res = run_app(*file_args(wav, server_url), tmp=tmp_path)
     assert res.returncode == 0, res.stderr
     lines = jsonl(res.stdout)
     assert [(x["text"].rstrip(".").lower(), x["trigger"]) for x in lines] == [

@@ -2,57 +2,32 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import stat
-import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.apprun import LONG, app_cmd, app_env, in_shell, long_wav, tmux_pane, wait_for
+from tests.apprun import (
+    LONG,
+    app_cmd,
+    app_env,
+    control,
+    file_args,
+    finish,
+    in_shell,
+    long_wav,
+    spoken,
+    start_cli,
+    status,
+    tmux_pane,
+    wait_for,
+)
 from tests.wavs import utterances, write_wav
 from vad_dictate.errors import VadDictateError
 from vad_dictate.paths import runtime_dir
 from vad_dictate.ui.remote import socket_path
-
-
-def client(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        app_cmd(*args),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def status(env: dict[str, str]) -> dict[str, Any]:
-    done = client(env, "status")
-    return json.loads(done.stdout) if done.returncode == 0 else {}
-
-
-def start_app(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        app_cmd(*args),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def finish(proc: subprocess.Popen[str]) -> tuple[int, list[dict[str, Any]], str]:
-    out, err = proc.communicate(timeout=60)
-    return proc.returncode, [json.loads(line) for line in out.splitlines()], err
-
-
-def words(lines: list[dict[str, Any]]) -> list[str]:
-    return " ".join(u["text"] for u in lines).lower().replace(".", "").replace(",", "").split()
 
 
 def test_runtime_dir(tmp_path: Path) -> None:
@@ -76,7 +51,7 @@ def test_unsafe_fallback_dir_is_refused(tmp_path: Path) -> None:
 def test_commands_without_a_running_instance_fail_in_one_line(tmp_path: Path) -> None:
     env = app_env(tmp_path)
     for command in ("finalize", "status", "stop"):
-        done = client(env, command)
+        done = control(env, command)
         assert done.returncode == 1 and done.stdout == ""
         sock = Path(env["XDG_RUNTIME_DIR"]) / "vad-dictate.sock"
         assert done.stderr == (
@@ -90,7 +65,7 @@ def test_socket_commands_drive_a_running_session(server_url: str, tmp_path: Path
     sock = Path(env["XDG_RUNTIME_DIR"]) / "vad-dictate.sock"
     # Two long utterances (about 16 s): the stop command ends the session long before that.
     wav = write_wav(tmp_path / "longer.wav", utterances([LONG, LONG], lead=0.5))
-    proc = start_app(env, "--input", str(wav), "--url", server_url, "--output", "jsonl")
+    proc = start_cli(file_args(wav, server_url, "1"), env)
     try:
         assert wait_for(lambda: status(env).get("state") == "speech"), status(env)
         assert stat.S_IMODE(sock.stat().st_mode) == 0o600
@@ -106,17 +81,17 @@ def test_socket_commands_drive_a_running_session(server_url: str, tmp_path: Path
             "dropped_s",
         }
         assert wait_for(lambda: status(env)["captured_s"] > 2.0)
-        done = client(env, "finalize")
+        done = control(env, "finalize")
         assert done.returncode == 0 and done.stdout.startswith("finalize: done; state is now ")
         assert wait_for(lambda: status(env)["utterances"] == 1)
-        assert client(env, "pause").stdout == "pause: done; state is now paused\n"
+        assert control(env, "pause").stdout == "pause: done; state is now paused\n"
         assert status(env)["state"] == "paused"
-        assert client(env, "toggle").returncode == 0
+        assert control(env, "toggle").returncode == 0
         assert status(env)["state"] != "paused"
-        assert client(env, "toggle").stdout == "toggle: done; state is now paused\n"
-        assert client(env, "resume").returncode == 0
-        assert wait_for(lambda: status(env).get("state") == "speech"), client(env, "status")
-        assert client(env, "stop").returncode == 0
+        assert control(env, "toggle").stdout == "toggle: done; state is now paused\n"
+        assert control(env, "resume").returncode == 0
+        assert wait_for(lambda: status(env).get("state") == "speech"), control(env, "status")
+        assert control(env, "stop").returncode == 0
         code, lines, err = finish(proc)
     except BaseException:
         proc.kill()
@@ -128,16 +103,14 @@ def test_socket_commands_drive_a_running_session(server_url: str, tmp_path: Path
     assert code == 0, err
     assert lines[0]["trigger"] == "hotkey" and lines[1]["trigger"] == "hotkey"  # finalize, pause
     assert lines[-1]["trigger"] == "end"  # stop finalized the rest
-    assert words(lines[:1]) == LONG[: len(words(lines[:1]))]
+    assert spoken(lines[:1]) == LONG[: len(spoken(lines[:1]))]
     assert not sock.exists()  # removed at exit
 
 
 def test_sigusr1_forces_a_finalize(server_url: str, tmp_path: Path) -> None:
     env = app_env(tmp_path)
     wav = long_wav(tmp_path)
-    proc = start_app(
-        env, "--input", str(wav), "--url", server_url, "--output", "jsonl", "--speed", "2"
-    )
+    proc = start_cli(file_args(wav, server_url, "2"), env)
     try:
         assert wait_for(lambda: status(env).get("captured_s", 0) > 2.0)
         proc.send_signal(signal.SIGUSR1)
@@ -147,16 +120,16 @@ def test_sigusr1_forces_a_finalize(server_url: str, tmp_path: Path) -> None:
         proc.wait()
     assert code == 0, err
     assert [u["trigger"] for u in lines] == ["hotkey", "vad"]
-    assert words(lines) == LONG  # split in two, nothing lost
+    assert spoken(lines) == LONG  # split in two, nothing lost
 
 
 def test_a_second_instance_leaves_the_socket_to_the_first(server_url: str, tmp_path: Path) -> None:
     env = app_env(tmp_path)
     wav = long_wav(tmp_path)
-    first = start_app(env, "--input", str(wav), "--url", server_url)
+    first = start_cli(["--input", str(wav), "--url", server_url], env)
     try:
         assert wait_for(lambda: bool(status(env)))
-        second = client(env, "--input", str(wav), "--url", server_url, "--speed", "0")
+        second = control(env, "--input", str(wav), "--url", server_url, "--speed", "0")
         assert second.returncode == 0
         assert second.stderr == ""  # not a terminal: no word about the socket
         assert status(env)["state"] in ("speech", "listening", "finalizing")  # still the first
@@ -165,7 +138,7 @@ def test_a_second_instance_leaves_the_socket_to_the_first(server_url: str, tmp_p
             pane.start(in_shell(argv, 'echo "EXIT=$?"'))
             assert wait_for(lambda: "EXIT=0" in pane.screen(), timeout=30), pane.screen()
             assert "control: another vad-dictate is already listening on" in pane.screen()
-        client(env, "stop")
+        control(env, "stop")
         assert first.wait(timeout=30) == 0
     finally:
         first.kill()

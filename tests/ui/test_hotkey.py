@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.apprun import LONG, app_cmd, app_env, long_wav, wait_for, xvfb
+from tests.apprun import (
+    LONG,
+    app_env,
+    control,
+    file_args,
+    finish,
+    long_wav,
+    spoken,
+    start_cli,
+    status,
+    wait_for,
+    xvfb,
+)
 from vad_dictate.ui.hotkey import start_global_hotkey
 
 HAVE_PYNPUT = importlib.util.find_spec("pynput") is not None
@@ -19,35 +29,6 @@ needs_x = pytest.mark.skipif(
     not (HAVE_PYNPUT and shutil.which("Xvfb") and shutil.which("xdotool")),
     reason="needs the hotkey extra (pynput) and Debian's xvfb and xdotool",
 )
-
-
-def status(env: dict[str, str]) -> dict[str, Any]:
-    done = subprocess.run(app_cmd("status"), env=env, capture_output=True, text=True, timeout=30)
-    return json.loads(done.stdout) if done.returncode == 0 else {}
-
-
-def start_app(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        app_cmd(*args),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def finish(proc: subprocess.Popen[str]) -> tuple[int, list[dict[str, Any]], str]:
-    try:
-        out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-        proc.wait()
-    return proc.returncode, [json.loads(line) for line in out.splitlines()], err
-
-
-def words(lines: list[dict[str, Any]]) -> list[str]:
-    return " ".join(u["text"] for u in lines).lower().replace(".", "").replace(",", "").split()
 
 
 def never() -> None:
@@ -67,28 +48,16 @@ def test_wayland_is_refused_with_the_way_that_works() -> None:
 def test_no_display_is_one_message_and_the_rest_works(server_url: str, tmp_path: Path) -> None:
     wav = long_wav(tmp_path)
     env = app_env(tmp_path)  # no DISPLAY
-    proc = start_app(
-        env,
-        "--input",
-        str(wav),
-        "--url",
-        server_url,
-        "--output",
-        "jsonl",
-        "--speed",
-        "2",
-        "--hotkey",
-        "<ctrl>+<alt>+f",
-    )
+    proc = start_cli(file_args(wav, server_url, "2", "--hotkey", "<ctrl>+<alt>+f"), env)
     assert wait_for(lambda: status(env).get("captured_s", 0) > 2.0)
-    subprocess.run(app_cmd("finalize"), env=env, capture_output=True, timeout=30, check=True)
+    assert control(env, "finalize").returncode == 0
     code, lines, err = finish(proc)
     assert code == 0, err
     problems = [ln for ln in err.splitlines() if ln.startswith("global hotkey: not available")]
     assert len(problems) == 1 and problems[0].endswith(
         "terminal keys, the control socket and SIGUSR1 still work."
     )
-    assert [u["trigger"] for u in lines] == ["hotkey", "vad"] and words(lines) == LONG
+    assert [u["trigger"] for u in lines] == ["hotkey", "vad"] and spoken(lines) == LONG
 
 
 @needs_x
@@ -96,25 +65,13 @@ def test_global_hotkey_finalizes_under_x(server_url: str, tmp_path: Path) -> Non
     wav = long_wav(tmp_path)
     with xvfb() as display:
         env = app_env(tmp_path, DISPLAY=display)
-        proc = start_app(
-            env,
-            "--input",
-            str(wav),
-            "--url",
-            server_url,
-            "--output",
-            "jsonl",
-            "--speed",
-            "2",
-            "--hotkey",
-            "<ctrl>+<alt>+f",
-        )
+        proc = start_cli(file_args(wav, server_url, "2", "--hotkey", "<ctrl>+<alt>+f"), env)
         assert wait_for(lambda: status(env).get("captured_s", 0) > 2.0)
         subprocess.run(["xdotool", "key", "ctrl+alt+f"], env=env, check=True, timeout=10)
         code, lines, err = finish(proc)
     assert code == 0, err
     assert "global hotkey: <ctrl>+<alt>+f finalizes the utterance" in err
-    assert [u["trigger"] for u in lines] == ["hotkey", "vad"] and words(lines) == LONG
+    assert [u["trigger"] for u in lines] == ["hotkey", "vad"] and spoken(lines) == LONG
 
 
 @needs_x
@@ -122,19 +79,8 @@ def test_push_to_talk_hears_only_while_held(server_url: str, tmp_path: Path) -> 
     wav = long_wav(tmp_path)
     with xvfb() as display:
         env = app_env(tmp_path, DISPLAY=display)
-        proc = start_app(
-            env,
-            "--input",
-            str(wav),
-            "--url",
-            server_url,
-            "--output",
-            "jsonl",
-            "--speed",
-            "1",  # at 2x a loaded machine's slow status calls could outlast the file
-            "--push-to-talk",
-            "<f9>",
-        )
+        # Real time: at 2x a loaded machine's slow status calls could outlast the file.
+        proc = start_cli(file_args(wav, server_url, "1", "--push-to-talk", "<f9>"), env)
         assert wait_for(lambda: status(env).get("captured_s", 0) > 1.5)
         assert status(env).get("state") == "paused"
         subprocess.run(["xdotool", "keydown", "F9"], env=env, check=True, timeout=10)
@@ -146,6 +92,6 @@ def test_push_to_talk_hears_only_while_held(server_url: str, tmp_path: Path) -> 
     assert code == 0, err
     assert "push-to-talk: hold <f9> while you speak" in err
     assert [u["trigger"] for u in lines] == ["hotkey"]  # one utterance: key down to key up
-    said = words(lines)
+    said = spoken(lines)
     start = LONG.index(said[0])
     assert 2 <= len(said) < len(LONG) and said == LONG[start : start + len(said)]

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.apprun import app_cmd, app_env, run_cli, two_wav, wait_for
+from tests.apprun import app_cmd, app_env, run_cli, status, two_wav, wait_for
 from tests.fakemic import fake_mic
 from tests.wavs import silence
 from vad_dictate.errors import AlreadyRunning
 from vad_dictate.ui.instance import InstanceLock
-
-
-def status(env: dict[str, str]) -> dict[str, Any]:
-    done = subprocess.run(app_cmd("status"), env=env, capture_output=True, text=True, timeout=30)
-    return json.loads(done.stdout) if done.returncode == 0 else {}
 
 
 def test_lock_is_held_once_and_freed(tmp_path: Path) -> None:

@@ -6,51 +6,24 @@ import json
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
-from tests.apprun import app_cmd, app_env, wait_for
+from tests.apprun import app_cmd, app_env, control, file_args, start_cli, status, wait_for
 from tests.fakemic import fake_mic
 from tests.faultproxy import FaultProxy
 from tests.wavs import silence, utterances, write_wav
-
-
-def status(env: dict[str, str]) -> dict[str, Any]:
-    done = subprocess.run(app_cmd("status"), env=env, capture_output=True, text=True, timeout=30)
-    return json.loads(done.stdout) if done.returncode == 0 else {}
-
-
-def command(env: dict[str, str], word: str) -> None:
-    done = subprocess.run(app_cmd(word), env=env, capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, done.stderr
 
 
 def test_nothing_on_the_wire_until_toggle(server_url: str, tmp_path: Path) -> None:
     with FaultProxy(server_url) as proxy:
         env = app_env(tmp_path)
         wav = write_wav(tmp_path / "talk.wav", utterances([["alpha", "bravo"]] * 16, pause=0.8))
-        app = subprocess.Popen(
-            app_cmd(
-                "--input",
-                str(wav),
-                "--speed",
-                "3",
-                "--url",
-                proxy.url,
-                "--paused",
-                "--output",
-                "jsonl",
-            ),
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        app = start_cli(file_args(wav, proxy.url, "3", "--paused"), env)
         try:
             assert wait_for(lambda: status(env).get("captured_s", 0) > 3.0, timeout=30)
             # Seconds of speech captured, and the server has seen nothing at all.
             assert status(env)["state"] == "paused"
             assert (proxy.connections, proxy.client_messages, proxy.audio_log) == (0, 0, [])
-            command(env, "toggle")
+            assert control(env, "toggle").returncode == 0
             assert wait_for(lambda: sum(n for _, _, n in proxy.audio_log) > 0)
             assert status(env)["state"] != "paused"
             out, err = app.communicate(timeout=60)
@@ -68,23 +41,17 @@ def test_start_paused_on_the_microphone_then_toggle(server_url: str, tmp_path: P
     talk = utterances([["charlie", "delta"]] * 20, pause=0.6)
     with fake_mic(tmp_path, talk) as mic, FaultProxy(server_url) as proxy:
         env = app_env(tmp_path, **mic)
-        app = subprocess.Popen(
-            app_cmd("--url", proxy.url, "--paused", "--output", "jsonl"),
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        app = start_cli(["--url", proxy.url, "--paused", "--output", "jsonl"], env)
         try:
             assert wait_for(lambda: status(env).get("captured_s", 0) > 2.0, timeout=30)
             time.sleep(0.5)
             assert proxy.connections == 0 and proxy.audio_log == []
-            command(env, "toggle")
+            assert control(env, "toggle").returncode == 0
             # The connection opens with 100 ms of silence; speech follows it.
             assert wait_for(lambda: len(proxy.audio_log) > 1, timeout=20)
             # Stop once a whole "charlie delta" (about 1.5 s with its pause) has been sent.
             assert wait_for(lambda: status(env).get("sent_s", 0) > 2.5, timeout=30)
-            command(env, "stop")
+            assert control(env, "stop").returncode == 0
             out, err = app.communicate(timeout=30)
         finally:
             app.kill()

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.apprun import ROOT, app_cmd, app_env, wait_for
+from tests.apprun import ROOT, app_cmd, app_env, status, wait_for
 from tests.fakemic import fake_mic
 from tests.wavs import silence
 from vad_dictate.ui.service import UnitSpec, edited, render_unit
@@ -63,11 +61,6 @@ def exec_start(unit: str) -> tuple[list[str], dict[str, str]]:
             key, _, value = shlex.split(line.removeprefix("Environment="))[0].partition("=")
             env[key] = value
     return argv, env
-
-
-def status(env: dict[str, str]) -> dict[str, Any]:
-    done = subprocess.run(app_cmd("status"), env=env, capture_output=True, text=True, timeout=30)
-    return json.loads(done.stdout) if done.returncode == 0 else {}
 
 
 @pytest.mark.skipif(not os.path.exists("/usr/bin/systemd-analyze"), reason="no systemd")
