@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from tests.apprun import app_cmd, app_env
+from tests.apprun import app_env, run_cli
 from tests.serverproc import running_server
 from tests.wavs import utterances, write_wav
 from vad_dictate.audio.files import read_wav
@@ -19,14 +19,7 @@ GROUPS = [["alpha", "bravo"], ["charlie", "delta", "echo"], ["foxtrot", "golf"]]
 
 
 def run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        app_cmd(*args),
-        env=app_env(tmp),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_cli(args, app_env(tmp))
 
 
 def texts(stdout: str) -> list[str]:

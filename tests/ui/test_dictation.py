@@ -13,7 +13,17 @@ from typing import Any
 
 import pytest
 
-from tests.apprun import ANSI, app_cmd, app_env, in_shell, text_box, tmux_pane, wait_for, xvfb
+from tests.apprun import (
+    ANSI,
+    app_cmd,
+    app_env,
+    in_shell,
+    run_cli,
+    text_box,
+    tmux_pane,
+    wait_for,
+    xvfb,
+)
 from tests.wavs import utterances, write_wav
 from vad_dictate.ui import typist
 from vad_dictate.ui.composer import Insert
@@ -53,14 +63,7 @@ def session_env(tmp: Path, **extra: str) -> tuple[dict[str, str], Path]:
 
 
 def run_app(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        app_cmd(*args),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_cli(args, env, timeout=90)
 
 
 def history(env: dict[str, str], *args: str) -> list[str]:

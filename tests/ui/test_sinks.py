@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.apprun import app_cmd, app_env, text_box, two_wav, wait_for, xvfb
+from tests.apprun import app_env, run_cli, text_box, two_wav, wait_for, xvfb
 from vad_dictate.client.assembler import Committed, UtteranceInfo
 from vad_dictate.ui.composer import Edit, Insert
 from vad_dictate.ui.sinks import AppendTarget, UtteranceSink
@@ -20,14 +20,7 @@ needs_x = pytest.mark.skipif(not X_TOOLS, reason="needs Debian's xvfb, xdotool a
 
 
 def run_app(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        app_cmd(*args),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_cli(args, env, timeout=60)
 
 
 class Collect:
