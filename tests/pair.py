@@ -28,6 +28,7 @@ from vad_dictate.client.actions import (
 )
 from vad_dictate.client.core import ClientCore, SessionOptions
 from vad_dictate.client.pipeline import PipelineSettings
+from vad_dictate.client.ticks import TICK_S
 from vad_dictate.deepgram import protocol as proto
 from vad_dictate.deepgram import retry
 from vad_dictate.engines.base import Engine
@@ -38,7 +39,6 @@ from vad_dictate.vad.events import EndpointerSettings
 
 RATE = 16000
 BLOCK_S = 0.02
-TICK_S = 0.05
 
 FaultKind = Literal["close1011", "abort", "stall", "inject", "refuse", "close1000"]
 

@@ -14,6 +14,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "vad_dictate"
 
 # Modules that decide things: no sockets, event loops, threads, devices or clock reads.
+# Every other module is a shell (client/session.py, client/connection.py, client/clock.py ...).
 PURE = (
     "deepgram/protocol.py",
     "deepgram/retry.py",
@@ -26,6 +27,7 @@ PURE = (
     "vad/melspec.py",
     "vad/hold.py",
     "client/controls.py",
+    "client/ticks.py",
     "client/pipeline.py",
     "client/outbox.py",
     "client/assembler.py",

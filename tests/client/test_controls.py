@@ -107,3 +107,12 @@ def test_a_pause_is_seen_before_it_takes_effect_and_forgotten_after() -> None:
     assert controls.waiting and controls.pausing is True
     assert len(controls.due(1.0)) == 1
     assert not controls.waiting and controls.pausing is None
+
+
+def test_the_source_gathers_nothing_while_a_control_waits() -> None:
+    controls = Controls()
+    assert controls.hold(320) == 320
+    controls.add(1.0, lambda: None, False, True)
+    assert controls.hold(320) == 0
+    controls.due(1.0)
+    assert controls.hold(320) == 320

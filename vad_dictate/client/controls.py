@@ -10,7 +10,8 @@ reached the core yet. A control waits for it:
   - a resume (``first``) takes effect before that block, so what is said right after the
     press is heard, not taken for paused audio;
   - controls keep their order; with nothing gathered and nothing waiting, a control runs at
-    once.
+    once;
+  - while a control waits, the source gathers nothing, so the audio it waits for comes soon.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ class Controls:
     def waiting(self) -> bool:
         """True while some control waits for audio."""
         return bool(self._queue)
+
+    def hold(self, wanted: int) -> int:
+        """Frames the source may gather before the core sees them (``AudioSource.hold``):
+        ``wanted``, or none while a control waits."""
+        return 0 if self._queue else wanted
 
     def add(self, at: float, act: Act, first: bool, gathering: bool) -> list[Act]:
         """A control given at ``at``; returns what may run now: ``act`` itself unless the

@@ -2,19 +2,15 @@
 
 Every decision is the pure :class:`~vad_dictate.client.core.ClientCore`'s; this shell
 only moves bytes and timestamps and carries out the actions the core returns. The
-pump feeds it audio for the whole session, and time with it (see ``_tick``), and each
-connection has a reader (websocket -> core) and a writer (core -> websocket). The
-main loop opens a connection whenever the core says ``Connect`` and returns when it
-says ``Finish``.
+pump feeds it audio for the whole session, and time with it (client/ticks.py: a timer
+ticks only while no audio arrives); :class:`~vad_dictate.client.connection.Connections`
+opens a connection whenever the core says ``Connect`` and returns when it says ``Finish``.
 
-Each wake-up of the event loop costs more CPU here than the work most of them do, so the
-shell wakes for nothing: the core's time comes with the audio (a block past the next tick
-time ticks it) and from a timer only while no audio arrives, and the writer is woken only
-when the core has something it may send. The source gathers as many blocks per wake-up as
-the core's decisions can wait for (``AudioSource.hold``, set after every block from
-``core.hold()``). A hotkey Finalize, a pause or a stop therefore first has the source give
-up what it gathered, and takes effect once the audio captured before it has reached the
-core (client/controls.py): what was said before the key press belongs before it.
+The source gathers as many blocks per wake-up as the core's decisions can wait for
+(``AudioSource.hold``, set after every block from ``core.hold()``). A hotkey Finalize, a
+pause or a stop therefore first has the source give up what it gathered, and takes effect
+once the audio captured before it has reached the core (client/controls.py): what was said
+before the key press belongs before it.
 """
 
 from __future__ import annotations
@@ -27,19 +23,19 @@ from collections.abc import Callable, Sequence
 
 from vad_dictate.audio.block import AudioSource
 from vad_dictate.audio.reopen import reopening
-from vad_dictate.client.actions import Action, Connect, Finish, ReopenInput, Transmit
+from vad_dictate.client.actions import Action, Connect, Finish, ReopenInput
 from vad_dictate.client.capture import SessionOptions
+from vad_dictate.client.clock import Clock
+from vad_dictate.client.connection import Connections, wait_until_set
 from vad_dictate.client.controls import Controls
 from vad_dictate.client.keyterms import KeytermCore
 from vad_dictate.client.pipeline import CancelScore, ScoreTurn
 from vad_dictate.client.scoring import TurnScorer, TurnWorker
-from vad_dictate.client.transport import Link, Recorder, open_link
-from vad_dictate.errors import AudioDeviceError, AuthError, RequestRejected, TransportError
+from vad_dictate.client.transport import Recorder
+from vad_dictate.errors import AudioDeviceError
 from vad_dictate.ui.sinks import StatusView, UtteranceSink, present
 
 __all__ = ["AudioSource", "Session", "SessionOptions"]
-
-TICK_S = 0.05
 
 
 class Session:
@@ -63,15 +59,9 @@ class Session:
             options, source.channels, source.sample_rate, paused=paused, jitter=random.random
         )
         self.stop_requested = asyncio.Event()
-        self._wake = asyncio.Event()  # the core has something to send (or to pace)
-        self._writer_waits = False  # the writer is in _wait: wake it when there is
         self._drained = asyncio.Event()  # something was sent, or a stop came: a file may go on
-        self._directed = asyncio.Event()  # the core said Connect or Finish
-        self._directive: Connect | Finish | None = None
-        self._crash: BaseException | None = None
-        self._tick_due = 0.0  # when the core is next given the time
-        self._watch: asyncio.TimerHandle | None = None  # ticks while no audio arrives
-        self._watch_at = 0.0  # when it fires
+        self._connections = Connections(self.core, recorder, self._do, self._drained.set)
+        self._clock = Clock(self._tick, self._idle, self._connections.crash)
         self._controls = Controls()  # controls waiting for the audio captured before them
         self._settled = asyncio.Event()  # no control waits
         self._settled.set()
@@ -80,16 +70,14 @@ class Session:
     async def run(self) -> int:
         """Dictate until the source ends or a stop is requested; return the exit code."""
         pump = asyncio.create_task(self._pump())
-        self._tick_due = time.monotonic() + TICK_S
-        self._watch_until(self._tick_due)
+        self._clock.start()
         try:
             self._do(self.core.start())
-            finish = await self._connections()
+            finish = await self._connections.run()
         finally:
             pump.cancel()
             await asyncio.gather(pump, return_exceptions=True)
-            if self._watch is not None:
-                self._watch.cancel()
+            self._clock.stop()
             if self.turns is not None:
                 self.turns.close()
         if finish.error is not None:
@@ -184,21 +172,15 @@ class Session:
             elif isinstance(action, CancelScore) and self.turns is not None:
                 self.turns.cancel(action)
             elif isinstance(action, Connect | Finish):
-                if not isinstance(self._directive, Finish):
-                    self._directive = action
-                self._directed.set()
+                self._connections.direct(action)
         if self.sink.stdout_closed and not self.core.done:
             self._do(self.core.output_closed(time.monotonic()))
-        if self._writer_waits and self.core.next_send(time.monotonic()) is not None:
-            self._wake.set()
+        self._connections.poke()
         return actions
 
     def _scored(self, request: ScoreTurn, probability: float) -> None:
         now = time.monotonic()
         self._do(self.core.turn_scored(request.channel, request.token, probability, now))
-
-    def _ponged(self, ping: Transmit) -> None:
-        self._do(self.core.pong(ping, time.monotonic()))
 
     # -- capture ------------------------------------------------------------------------------
 
@@ -213,9 +195,9 @@ class Session:
                         self.recorder.audio(block)
                     self._run_due(block.captured_at, before_block=True)
                     self._do(self.core.audio(block))
-                    self.source.hold = 0 if self._controls.waiting else self.core.hold()
+                    self.source.hold = self._controls.hold(self.core.hold())
                     self.status.level(block.samples, self.core.pipeline.speaking())
-                    self._ticked_by_audio()
+                    self._clock.block(self.source.hold / self.source.sample_rate)
                     self._run_due(block.captured_at)
                     while self.core.input_waits(self.source.live):
                         self._drained.clear()
@@ -223,8 +205,7 @@ class Session:
             self._run_due(None)
             self._do(self.core.input_ended(time.monotonic()))
         except Exception as exc:  # a bug: end the session with it rather than hang
-            self._crash = exc
-            self._directed.set()
+            self._connections.crash(exc)
             raise
 
     async def _device_failed(self, error: AudioDeviceError) -> bool:
@@ -232,126 +213,17 @@ class Session:
         actions = self._do(self.core.device_failed(error, time.monotonic()))
         reopen = [a for a in actions if isinstance(a, ReopenInput)]
         if reopen:
-            await _wait(self.stop_requested, reopen[0].delay)
+            await wait_until_set(self.stop_requested, reopen[0].delay)
         return bool(reopen) and not self.stop_requested.is_set()
 
     # -- time -----------------------------------------------------------------------------------
 
     def _tick(self, now: float) -> None:
-        """Give the core the time (and the source's overflow counters), every ``TICK_S``."""
-        due = self._tick_due + TICK_S
-        self._tick_due = due if due > now else now + TICK_S
+        """Give the core the time (and the source's overflow counters)."""
         src = self.source
         self._do(self.core.overflows(src.overflows_portaudio, src.overflows_queue))
         self._do(self.core.tick(now))
 
-    def _ticked_by_audio(self) -> None:
-        """A block arrived: tick if it is time. The timer that ticks without audio waits one
-        ``TICK_S`` longer than the next tick: blocks come every few tens of ms, so it fires
-        only once they stop."""
-        now = time.monotonic()
-        if now >= self._tick_due:
-            self._tick(now)
-        held_s = self.source.hold / self.source.sample_rate
-        self._watch_until(self._tick_due + TICK_S + held_s)
-
-    def _watched(self) -> None:
-        """No audio for a while (a file waiting for the network, a device being reopened, the
-        input ended): tick from the timer, and again every ``TICK_S``."""
-        try:
-            self._run_due(None)  # no audio comes: what waited for it goes ahead
-            self._tick(time.monotonic())
-        except Exception as exc:  # a bug: end the session with it rather than hang
-            self._crash = exc
-            self._directed.set()
-            return
-        self._watch_until(self._tick_due)
-
-    def _watch_until(self, at: float) -> None:
-        """(Re)set the timer that ticks without audio to fire at ``at`` (monotonic time)."""
-        if at == self._watch_at:
-            return
-        if self._watch is not None:
-            self._watch.cancel()
-        self._watch_at = at
-        loop = asyncio.get_running_loop()
-        self._watch = loop.call_later(at - time.monotonic(), self._watched)
-
-    # -- connections --------------------------------------------------------------------------
-
-    async def _connections(self) -> Finish:
-        """Open connections as the core directs until it finishes."""
-        while True:
-            await self._directed.wait()
-            self._directed.clear()
-            if self._crash is not None:
-                raise self._crash
-            directive, self._directive = self._directive, None
-            if isinstance(directive, Finish):
-                return directive
-            if directive is not None and directive.delay > 0:
-                await _wait(self._directed, directive.delay)
-                if self._directed.is_set():
-                    continue  # a newer directive (a stop) replaces this one
-            await self._connection()
-
-    async def _connection(self) -> None:
-        """One connection, from handshake to the core's next directive."""
-        try:  # the core's options: the keyterms may have changed
-            link = await open_link(self.core.options, self.recorder, self._directed)
-        except (AuthError, RequestRejected, TransportError) as exc:
-            self._do(self.core.connect_failed(exc, time.monotonic()))
-            return
-        if link is None:  # a stop (a newer directive) while the handshake hung
-            return
-        tasks = [asyncio.create_task(c) for c in (self._reader(link), self._writer(link))]
-        directed = asyncio.create_task(self._directed.wait())
-        try:
-            self._do(self.core.connected(time.monotonic()))
-            done, _ = await asyncio.wait([*tasks, directed], return_when=asyncio.FIRST_COMPLETED)
-            for task in tasks:
-                if task.done() and (bug := task.exception()) is not None:
-                    raise bug  # not the network: a Link ends quietly when the connection does
-            if directed not in done:
-                self._do(self.core.lost(link.failure(), time.monotonic()))
-        finally:
-            for pending in (*tasks, directed):
-                pending.cancel()
-            await asyncio.gather(*tasks, directed, return_exceptions=True)
-            await link.close()
-
-    async def _reader(self, link: Link) -> None:
-        async for event in link.events():
-            self._do(self.core.received(event, time.monotonic()))
-
-    async def _writer(self, link: Link) -> None:
-        """Core -> websocket: whatever ``next_send`` hands out, as soon as it may go."""
-        while True:
-            now = time.monotonic()
-            message = self.core.next_send(now)
-            if isinstance(message, Transmit):
-                if not await link.send(message, self._ponged):
-                    return  # the connection ended: _connection reports how to the core
-                self._do(self.core.sent(message, time.monotonic()))
-                self._drained.set()
-                continue
-            self._wake.clear()
-            self._writer_waits = True
-            try:
-                await _wait(self._wake, None if message is None else max(0.0, message - now))
-            finally:
-                self._writer_waits = False
-
-
-async def _wait(event: asyncio.Event, timeout: float | None) -> None:
-    """Wait until ``event`` is set or ``timeout`` passes.
-
-    Not ``asyncio.wait_for``: on Python 3.11 it swallows a cancellation that arrives as
-    the event is set, and a writer cancelled that way waited forever after a reconnect.
-    """
-    if timeout is None:  # the writer's usual wait: no timer to set up
-        await event.wait()
-        return
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(timeout):
-            await event.wait()
+    def _idle(self) -> None:
+        """No audio for a while: what waited for it goes ahead (the clock ticks next)."""
+        self._run_due(None)
