@@ -13,55 +13,51 @@ microphone.
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 
 class VadDictateError(Exception):
-    """Base class: an expected failure with a one-sentence message."""
+    """Base class: an expected failure with a one-sentence message.
 
-    exit_code = 1
+    A subclass states its exit code in its header (``exit_code=2``) or inherits its parent's.
+    """
+
+    exit_code: ClassVar[int] = 1
     retryable = False
 
+    def __init_subclass__(cls, *, exit_code: int | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if exit_code is not None:
+            cls.exit_code = exit_code
 
-class ConfigError(VadDictateError):
+
+class ConfigError(VadDictateError, exit_code=2):
     """A configuration value, CLI flag or environment variable is invalid."""
 
-    exit_code = 2
 
-
-class InputFileError(VadDictateError):
+class InputFileError(VadDictateError, exit_code=2):
     """An input audio file is missing, unreadable or in a format we cannot use."""
 
-    exit_code = 2
 
-
-class AudioDeviceError(VadDictateError):
+class AudioDeviceError(VadDictateError, exit_code=4):
     """No usable audio input device (missing PortAudio, no device, device busy)."""
 
-    exit_code = 4
 
-
-class AuthError(VadDictateError):
+class AuthError(VadDictateError, exit_code=3):
     """The server rejected the credentials or the permissions (HTTP 401/403)."""
 
-    exit_code = 3
 
-
-class RequestRejected(VadDictateError):
+class RequestRejected(VadDictateError, exit_code=2):
     """The server rejected the request itself (HTTP 400 and other non-retryable 4xx)."""
 
-    exit_code = 2
 
-
-class TransportError(VadDictateError):
+class TransportError(VadDictateError, exit_code=5):
     """The server could not be reached or the connection failed."""
-
-    exit_code = 5
 
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         super().__init__(message)
         self.retryable = retryable
 
 
-class AlreadyRunning(VadDictateError):
+class AlreadyRunning(VadDictateError, exit_code=6):
     """Another vad-dictate session already listens to the microphone."""
-
-    exit_code = 6
