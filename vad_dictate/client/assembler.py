@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from vad_dictate.client.sentences import join_text
-from vad_dictate.deepgram.protocol import FinalResult, InterimResult
+from vad_dictate.deepgram.protocol import FinalResult, InterimResult, Result
 
 Outcome = Literal["ack", "timeout", "flush", "late"]
 
@@ -258,7 +258,7 @@ class Assembler:
         """True for a stream time past the audio sent: checked before any arithmetic on it."""
         return not seconds <= self._sent_s()
 
-    def _end(self, result: InterimResult | FinalResult) -> int:
+    def _end(self, result: Result) -> int:
         """Where ``result``'s span ends, never past the audio sent (nor overflowing)."""
         return self._samples(min(result.start + result.duration, self._sent_s()))
 

@@ -214,7 +214,7 @@ class CaptureCore(ABC):
             self._sent_map.clear()  # a new connection counts from 0 again
         self._sent_map.append((boundary, item.upto))
 
-    def _hear(self, result: proto.InterimResult | proto.FinalResult, now: float) -> None:
+    def _hear(self, result: proto.Result, now: float) -> None:
         """The words so far reach the turn policy, with the capture frame they have heard."""
         seconds = result.start + result.duration
         if not self.pipeline.turns or not 0 <= seconds <= MAX_RESULT_S:

@@ -223,7 +223,7 @@ class ClientCore(CaptureCore):
         if self.phase not in (Phase.OPEN, Phase.CLOSING):
             return self._drain()
         self._last_received = now
-        if isinstance(event, proto.FinalResult | proto.InterimResult):
+        if isinstance(event, proto.Result):
             self._hear(event, now)  # the turn policy reads the words so far
         if isinstance(event, proto.FinalResult):
             self._show(self.assembler.on_final(event, now), now)

@@ -29,15 +29,8 @@ from typing import Literal
 import numpy as np
 
 from vad_dictate.audio.block import Int16Array
+from vad_dictate.vad import events as vad
 from vad_dictate.vad.endpointer import Endpointer
-from vad_dictate.vad.events import (
-    EndpointerSettings,
-    EndpointEvent,
-    SpeechEnd,
-    SpeechStart,
-    State,
-    Trigger,
-)
 from vad_dictate.vad.hold import hold_samples, speech_hold_ms
 from vad_dictate.vad.turn import AskModel, EndTurn, TurnAction, TurnPolicy, TurnSettings
 
@@ -58,7 +51,7 @@ class SendFinalize:
     """Send Finalize for ``channel`` (None: the only channel): utterance ``seq`` ended."""
 
     channel: int | None
-    speech: SpeechEnd
+    speech: vad.SpeechEnd
     index: int  # the channel index even when ``channel`` is None
     last_speech_at: float  # capture wall time of the last speech frame
     seq: int  # utterance serial number within the session
@@ -144,7 +137,7 @@ class Pipeline:
 
     def __init__(
         self,
-        endpointer: EndpointerSettings,
+        endpointer: vad.EndpointerSettings,
         settings: PipelineSettings,
         channels: int = 1,
         sample_rate: int = 16000,
@@ -205,7 +198,7 @@ class Pipeline:
             out.extend(self._frame_step(data[pos : pos + self._frame], captured_at))
         return out
 
-    def force_end(self, trigger: Trigger, captured_at: float) -> list[Outgoing]:
+    def force_end(self, trigger: vad.Trigger, captured_at: float) -> list[Outgoing]:
         """End every channel's utterance now (hotkey, end of input, exit)."""
         out: list[Outgoing] = []
         events = [(c, ev) for c, ep in enumerate(self.endpointers) for ev in ep.force_end(trigger)]
@@ -259,7 +252,7 @@ class Pipeline:
 
     def speaking(self) -> bool:
         """True while any channel is inside a confirmed or starting utterance."""
-        return any(ep.state is not State.SILENCE for ep in self.endpointers)
+        return any(ep.state is not vad.State.SILENCE for ep in self.endpointers)
 
     def aggressiveness(self) -> int:
         """The VAD aggressiveness in use (the same on every channel)."""
@@ -283,7 +276,7 @@ class Pipeline:
     def _frame_step(self, frame: Int16Array, captured_at: float) -> list[Outgoing]:
         self._ring.append(frame)
         self._times.append((self._ring.end, captured_at))
-        events: list[tuple[int, EndpointEvent]] = []
+        events: list[tuple[int, vad.EndpointEvent]] = []
         for c, ep in enumerate(self.endpointers):
             column = frame[:, c] if self.channels > 1 else frame[:, 0]
             events.extend((c, ev) for ev in ep.process(np.ascontiguousarray(column)))
@@ -294,13 +287,15 @@ class Pipeline:
             out.extend(self._send_to(self._ring.end))
         return out
 
-    def _turn_step(self, c: int, events: list[EndpointEvent], captured_at: float) -> list[Outgoing]:
+    def _turn_step(
+        self, c: int, events: list[vad.EndpointEvent], captured_at: float
+    ) -> list[Outgoing]:
         policy, ep = self.turns[c], self.endpointers[c]
         if events:
             policy.reset()  # an utterance began or ended: its text and pauses are history
         if not ep.confirmed:
             return []
-        if ep.state is not State.HANGOVER:
+        if ep.state is not vad.State.HANGOVER:
             policy.speech()
             return []
         actions: list[TurnAction] = policy.silence(ep.last_speech, ep.samples_seen)
@@ -325,14 +320,14 @@ class Pipeline:
             self._skip_to(self._ring.end)
         return out
 
-    def _apply(self, events: list[tuple[int, EndpointEvent]], now: int) -> list[Outgoing]:
+    def _apply(self, events: list[tuple[int, vad.EndpointEvent]], now: int) -> list[Outgoing]:
         out: list[Outgoing] = []
         for c, ev in events:
-            if isinstance(ev, SpeechStart):
+            if isinstance(ev, vad.SpeechStart):
                 if not self._active and self.settings.policy == "speech":
                     self._skip_to(ev.start)
                 self._active.add(c)
-            elif isinstance(ev, SpeechEnd):
+            elif isinstance(ev, vad.SpeechEnd):
                 out.extend(self._send_to(ev.end))
                 out.extend(self._flush())
                 self._active.discard(c)

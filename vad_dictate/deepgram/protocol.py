@@ -153,8 +153,8 @@ class Word:
 
 
 @dataclass(frozen=True, slots=True)
-class InterimResult:
-    """A non-final Results message: restates the current segment, replace don't append."""
+class Result:
+    """What every Results message carries: one channel's transcript of a span of the stream."""
 
     channel: int
     channels: int
@@ -165,15 +165,14 @@ class InterimResult:
 
 
 @dataclass(frozen=True, slots=True)
-class FinalResult:
+class InterimResult(Result):
+    """A non-final Results message: restates the current segment, replace don't append."""
+
+
+@dataclass(frozen=True, slots=True)
+class FinalResult(Result):
     """A Results message with ``is_final: true``: this span will not be sent again."""
 
-    channel: int
-    channels: int
-    start: float
-    duration: float
-    transcript: str
-    words: tuple[Word, ...]
     speech_final: bool
     from_finalize: bool
 
