@@ -223,9 +223,14 @@ def test_release_and_stop_hand_out_what_is_held(
 ) -> None:
     # A hold the device never reaches: only release() and stop() hand audio out.
     report, got = record(
-        tmp_path, fake, device="fakemic", frames=100 * len(clip), hold=10**9, held=10,
+        tmp_path,
+        fake,
+        device="fakemic",
+        frames=100 * len(clip),
+        hold=10**9,
+        held=10,
         queue_blocks=10**6,
-    )  # fmt: skip
+    )
     groups, taken = report["groups"], len(got["starts"])
     assert report["release"] == 0  # nothing came before release()
     assert groups[0] == [0, report["stop"]] and report["stop"] >= 10  # all it held, at once

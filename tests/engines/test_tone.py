@@ -157,6 +157,7 @@ def test_finalize_before_a_tone_is_identifiable_leaves_it_for_later() -> None:
 def test_engine_makes_independent_recognizers() -> None:
     engine = ToneEngine()
     assert engine.name == "tone" and engine.sample_rate == 16000
+    assert engine.describe() == "the tone engine"  # the default: no model to name
     a, b = engine.new_recognizer(), engine.new_recognizer()
     a.accept(THREE.samples)
     b.accept(silence(1.0))

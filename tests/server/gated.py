@@ -6,13 +6,13 @@ import threading
 from typing import Literal
 
 from vad_dictate.audio.block import Int16Array
-from vad_dictate.engines.base import NO_OPTIONS, RecognizerOptions
+from vad_dictate.engines.base import NO_OPTIONS, Engine, RecognizerOptions
 from vad_dictate.engines.tone import ToneRecognizer
 
 Where = Literal["load", "first", "every"]
 
 
-class GatedEngine:
+class GatedEngine(Engine):
     """Tone engine that waits for ``gate`` (at most ``wait_s``) at one place:
 
     - ``"load"``: creating the first recognizer (a model loading);

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.apprun import ANSI, app_cmd, app_env, in_shell, tmux_pane, two_wav, wait_for
+from vad_dictate.ui.desktop import DesktopOptions, DesktopView
 from vad_dictate.ui.sinks import StatusView
 from vad_dictate.ui.view import (
     DIM,
@@ -83,6 +84,12 @@ def test_status_view_choice() -> None:
     assert type(make_status_view(False, io.StringIO())) is StatusView  # not a terminal
     assert type(make_status_view(True, FakeTty())) is StatusView  # --quiet
     assert type(make_status_view(False, FakeTty())) is LiveView
+
+
+def test_a_view_says_whether_a_person_watches_it_live() -> None:
+    assert not StatusView(FakeTty()).live and LiveView(FakeTty()).live
+    assert DesktopView(LiveView(FakeTty()), DesktopOptions()).live
+    assert not DesktopView(StatusView(io.StringIO()), DesktopOptions()).live
 
 
 def test_app_in_a_terminal_shows_the_status_line_and_words(server_url: str, tmp_path: Path) -> None:

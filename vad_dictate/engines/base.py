@@ -64,7 +64,7 @@ class Recognizer(Protocol):
 
 
 class Engine(Protocol):
-    """A loaded model that makes recognizers."""
+    """A loaded model that makes recognizers; engines subclass it for the default ``describe``."""
 
     name: str
     sample_rate: int
@@ -72,3 +72,7 @@ class Engine(Protocol):
 
     def new_recognizer(self, options: RecognizerOptions = NO_OPTIONS) -> Recognizer:
         """Return a fresh recognizer whose clock starts at 0."""
+
+    def describe(self) -> str:
+        """What the server's start-up line calls this engine (an engine with a model says which)."""
+        return f"the {self.name} engine"

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from vad_dictate.audio.block import Int16Array
-from vad_dictate.engines.base import NO_OPTIONS, RecognizedWord, RecognizerOptions
+from vad_dictate.engines.base import NO_OPTIONS, Engine, RecognizedWord, RecognizerOptions
 from vad_dictate.errors import ConfigError
 
 SAMPLE_RATE = 16000
@@ -53,7 +53,7 @@ def words_from_segments(segments: Any, offset: float) -> list[RecognizedWord]:
     return words
 
 
-class SphinxEngine:
+class SphinxEngine(Engine):
     """The pocketsphinx en-us model behind a thread-safe pool of decoders."""
 
     name = "pocketsphinx"

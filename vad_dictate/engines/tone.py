@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vad_dictate.audio.block import Int16Array
-from vad_dictate.engines.base import NO_OPTIONS, RecognizedWord, RecognizerOptions
+from vad_dictate.engines.base import NO_OPTIONS, Engine, RecognizedWord, RecognizerOptions
 
 WORDS = (
     "alpha",
@@ -306,7 +306,7 @@ def _duration(seg: _Segment) -> float:
     return (seg.voiced_end - seg.start) / RATE
 
 
-class ToneEngine:
+class ToneEngine(Engine):
     """Engine whose words are the tones of :func:`synth_word`."""
 
     name = "tone"

@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vad_dictate.audio.block import Int16Array
-from vad_dictate.engines.base import NO_OPTIONS, RecognizedWord, RecognizerOptions
+from vad_dictate.engines.base import NO_OPTIONS, Engine, RecognizedWord, RecognizerOptions
 from vad_dictate.engines.whisper_models import ResolvedModel, resolve_model
 from vad_dictate.engines.whisper_words import drop_squeezed_tail, looped, words_from_segments
 from vad_dictate.errors import ConfigError
@@ -68,7 +68,7 @@ def default_threads() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-class WhisperEngine:
+class WhisperEngine(Engine):
     """One faster-whisper model shared by every recognizer of the process."""
 
     name = "whisper"

@@ -250,9 +250,7 @@ async def _serve_until_signal(service: ListenService, host: str, port: int) -> N
             "(--port 0 picks a free one)."
         ) from exc
     print(_url(server, host), flush=True)
-    describe = getattr(service.engine, "describe", None)
-    name = describe() if describe else f"the {service.engine.name} engine"
-    log.info("serving with %s; stop with Ctrl-C", name)
+    log.info("serving with %s; stop with Ctrl-C", service.engine.describe())
     try:
         await stop.wait()
     finally:

@@ -32,7 +32,6 @@ from vad_dictate.ui.feed import FeedRecord, render
 from vad_dictate.ui.keys import Action, KeyMap, TerminalKeys
 from vad_dictate.ui.remote import REQUEST_TIMEOUT_S, socket_path
 from vad_dictate.ui.sinks import StatusView
-from vad_dictate.ui.view import LiveView
 
 STATE_POLL_S = 0.1  # how often the live view re-reads the session's state
 
@@ -277,7 +276,7 @@ class Controls:
             return
         if busy is None:
             self.server = server
-        elif isinstance(getattr(self.view, "inner", self.view), LiveView):
+        elif self.view.live:
             # Only a person at a terminal needs to know; scripts running several
             # instances (a batch of files) keep their stderr for real problems.
             self.view.message(busy)

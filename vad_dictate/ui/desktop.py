@@ -166,6 +166,11 @@ class DesktopView(StatusView):
 
     # -- the StatusView interface, forwarded ----------------------------------------------------
 
+    @property
+    def live(self) -> bool:
+        """Forwarded."""
+        return self.inner.live
+
     def message(self, text: str) -> None:
         """Forwarded."""
         self.inner.message(text)

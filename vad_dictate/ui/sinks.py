@@ -215,6 +215,11 @@ class StatusView:
         self._quiet = quiet
         self._shown = False
 
+    @property
+    def live(self) -> bool:
+        """Whether this view keeps a live status line for a person at a terminal."""
+        return False
+
     def message(self, text: str) -> None:
         """Print a status or warning line."""
         self._clear()

@@ -97,6 +97,11 @@ class LiveView(StatusView):
         self._drawn_at = 0.0
         self._active = True
 
+    @property
+    def live(self) -> bool:
+        """Yes: a person at a terminal watches the status line."""
+        return True
+
     def message(self, text: str) -> None:
         """Print a line above the status line."""
         super().message(text)
