@@ -154,7 +154,11 @@ class Word:
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    """What every Results message carries: one channel's transcript of a span of the stream."""
+    """What every Results message carries: one channel's transcript of a span of the stream.
+
+    ``channel`` of ``channels`` comes from ``channel_index``; ``start`` and ``duration`` are
+    seconds on the stream clock, like the words' times.
+    """
 
     channel: int
     channels: int
