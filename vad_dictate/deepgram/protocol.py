@@ -17,7 +17,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 DEFAULT_URL = "wss://api.deepgram.com/v1/listen"
@@ -186,7 +186,7 @@ class Metadata:
     """Sent once before the server closes."""
 
     request_id: str
-    duration: float
+    duration: float  # seconds of audio the server received on the connection
     channels: int
 
 
@@ -195,7 +195,7 @@ class UtteranceEnd:
     """Server saw a gap after the last word of ``channel``."""
 
     channel: int
-    last_word_end: float
+    last_word_end: float  # seconds on the stream clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,14 +203,14 @@ class SpeechStarted:
     """Server VAD heard the start of speech on ``channel``."""
 
     channel: int
-    timestamp: float
+    timestamp: float  # seconds on the stream clock
 
 
 @dataclass(frozen=True, slots=True)
 class ServerError:
     """The server could not parse a client text message; the connection goes on."""
 
-    variant: str
+    variant: str  # what kind of failure, e.g. "SchemaError"
     description: str
 
 
@@ -236,7 +236,7 @@ class ProtocolViolation:
     """A message that breaks the protocol; the session logs it and goes on."""
 
     reason: str
-    excerpt: str
+    excerpt: str  # the start of the offending message, printable, for the log
 
 
 ServerEvent = (
@@ -270,22 +270,25 @@ def _num(obj: Mapping[str, Any], key: str, *, default: float | None = None) -> f
     return float(value)
 
 
-def _flag(obj: Mapping[str, Any], key: str) -> bool:
-    value = obj.get(key, False)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise _Bad(f"{key!r} is not a boolean")
-    return value
+T = TypeVar("T")
 
 
-def _str(obj: Mapping[str, Any], key: str, default: str = "") -> str:
+def _typed(obj: Mapping[str, Any], key: str, kind: type[T], default: T, what: str) -> T:
+    """``obj[key]`` if it is a ``kind``; ``default`` if it is absent or null."""
     value = obj.get(key, default)
     if value is None:
         return default
-    if not isinstance(value, str):
-        raise _Bad(f"{key!r} is not a string")
+    if not isinstance(value, kind):
+        raise _Bad(f"{key!r} is not {what}")
     return value
+
+
+def _flag(obj: Mapping[str, Any], key: str) -> bool:
+    return _typed(obj, key, bool, False, "a boolean")
+
+
+def _str(obj: Mapping[str, Any], key: str, default: str = "") -> str:
+    return _typed(obj, key, str, default, "a string")
 
 
 def _channel_pair(value: Any, key: str) -> tuple[int, int]:

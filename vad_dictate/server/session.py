@@ -43,7 +43,7 @@ DATA0000 = "DATA-0000"
 class Close:
     """Send a close frame with this code and reason, then stop."""
 
-    code: int
+    code: int  # WebSocket close code: 1000, 1001, or 1008/1011 with a Deepgram reason
     reason: str
 
 

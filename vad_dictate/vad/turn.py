@@ -89,7 +89,7 @@ class AskModel:
     """Score the utterance's audio up to sample ``upto`` and answer with ``token``."""
 
     token: int
-    upto: int
+    upto: int  # the channel's samples seen when it asks (an exclusive end)
 
 
 @dataclass(frozen=True, slots=True)
