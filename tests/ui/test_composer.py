@@ -9,9 +9,8 @@ from vad_dictate.ui.composer import (
     Command,
     Composed,
     Composer,
-    Erase,
-    Insert,
-    apply_edits,
+    Edit,
+    apply_edit,
     normalise,
     parse_command,
 )
@@ -24,7 +23,7 @@ def run(utterances: list[str], composer: Composer | None = None) -> tuple[str, l
         result = c.undo() if text == "<undo>" else c.utterance(text)
         if result is not None:
             out.append(result)
-            doc = apply_edits(doc, result.edits)
+            doc = apply_edit(doc, result.edit) if result.edit else doc
     return doc, out
 
 
@@ -67,23 +66,23 @@ def test_documents(utterances: list[str], document: str) -> None:
 
 def test_edits_and_what_undo_retracts() -> None:
     doc, out = run(["Hello world.", "New line.", "this is a test.", "scratch that", "scratch that"])
-    assert [(o.seq, o.command, o.phrase, o.edits, o.retracted) for o in out] == [
-        (1, "", "", (Insert("Hello world."),), None),
-        (2, "new_line", "new line", (Insert("\n"),), None),
-        (3, "", "", (Insert("This is a test."),), None),
-        (0, "undo", "scratch that", (Erase("This is a test."),), 3),
-        (0, "undo", "scratch that", (Erase("\n"),), 2),
+    assert [(o.seq, o.command, o.phrase, o.edit, o.retracted) for o in out] == [
+        (1, "", "", Edit(insert="Hello world."), None),
+        (2, "new_line", "new line", Edit(insert="\n"), None),
+        (3, "", "", Edit(insert="This is a test."), None),
+        (0, "undo", "scratch that", Edit(erase="This is a test."), 3),
+        (0, "undo", "scratch that", Edit(erase="\n"), 2),
     ]
     assert doc == "Hello world."
 
 
 def test_undo_never_goes_past_the_start() -> None:
     c = Composer()
-    assert c.undo() == Composed(0, "undo", "", "", ())
+    assert c.undo() == Composed(0, "undo", "", "", None)
     c.utterance("a")
     assert c.undo().retracted == 1
-    assert c.undo().edits == ()
-    assert c.utterance("b") == Composed(2, "", "", "B", (Insert("B"),))
+    assert c.undo().edit is None
+    assert c.utterance("b") == Composed(2, "", "", "B", Edit(insert="B"))
 
 
 def test_undo_depth_is_bounded() -> None:

@@ -26,7 +26,7 @@ from tests.apprun import (
 )
 from tests.wavs import utterances, write_wav
 from vad_dictate.ui import typist
-from vad_dictate.ui.composer import Insert
+from vad_dictate.ui.composer import Edit
 
 needs_x = pytest.mark.skipif(
     not all(shutil.which(t) for t in ("Xvfb", "xdotool", "xclip")),
@@ -231,7 +231,7 @@ def test_text_the_user_copied_meanwhile_wins(
         subprocess.run([*clip, "-i"], input=b"old", env=xenv, check=True, stdout=subprocess.DEVNULL)
         monkeypatch.setenv("DISPLAY", display)
         paster = typist.Typist("clipboard", 0, print, environ=xenv)
-        paster.apply((Insert("Pasted."),))
+        paster.apply(Edit(insert="Pasted."))
         assert wait_for(lambda: box.read_text() == "Pasted.", timeout=10)
         subprocess.run(
             [*clip, "-i"], input=b"theirs", env=xenv, check=True, stdout=subprocess.DEVNULL

@@ -11,7 +11,7 @@ import pytest
 
 from tests.apprun import app_env, run_cli, text_box, two_wav, wait_for, xvfb
 from vad_dictate.client.assembler import Committed, UtteranceInfo
-from vad_dictate.ui.composer import Edit, Insert
+from vad_dictate.ui.composer import Edit
 from vad_dictate.ui.sinks import AppendTarget, UtteranceSink
 from vad_dictate.ui.typist import Command, paste_command, session_tools, type_command
 
@@ -30,8 +30,8 @@ class Collect:
         self.got: list[Edit] = []
         self.closed = False
 
-    def apply(self, edits: tuple[Edit, ...]) -> None:
-        self.got.extend(edits)
+    def apply(self, edit: Edit) -> None:
+        self.got.append(edit)
 
     def close(self) -> None:
         self.closed = True
@@ -48,7 +48,7 @@ def test_sink_writes_stdout_then_every_target(tmp_path: Path) -> None:
     sink.close()
     assert out.getvalue() == "Alpha bravo.\nCharlie.\n"
     assert order == [0, 13]  # the live view is cleared before each line
-    assert extra.got == [Insert("Alpha bravo."), Insert(" Charlie.")] and extra.closed
+    assert extra.got == [Edit(insert="Alpha bravo."), Edit(insert=" Charlie.")] and extra.closed
     assert (tmp_path / "notes.txt").read_text() == "Alpha bravo. Charlie.\n"
 
 

@@ -53,20 +53,12 @@ class Command:
 
 
 @dataclass(frozen=True, slots=True)
-class Insert:
-    """Type ``text`` at the cursor (it may hold line breaks)."""
+class Edit:
+    """One change at the cursor: delete ``erase``, which sits just before it (one backspace
+    per character), then type ``insert`` (it may hold line breaks). Either may be empty."""
 
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Erase:
-    """Delete ``text``, which sits just before the cursor (one backspace per character)."""
-
-    text: str
-
-
-Edit = Insert | Erase
+    erase: str = ""
+    insert: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +75,7 @@ class Composed:
     command: str
     phrase: str
     text: str
-    edits: tuple[Edit, ...]
+    edit: Edit | None  # None: nothing changes (an undo with nothing left)
     retracted: int | None = None
 
 
@@ -156,10 +148,10 @@ class Composer:
     def undo(self, phrase: str = "") -> Composed:
         """Erase the latest entry still in the document (nothing when none is left)."""
         if not self._entries:
-            return Composed(0, "undo", phrase, "", ())
+            return Composed(0, "undo", phrase, "", None)
         entry = self._entries.pop()
         self._last = entry.before
-        return Composed(0, "undo", phrase, "", (Erase(entry.inserted),), retracted=entry.seq)
+        return Composed(0, "undo", phrase, "", Edit(erase=entry.inserted), retracted=entry.seq)
 
     def _insert(self, text: str, command: str, phrase: str) -> Composed | None:
         if not text:
@@ -167,7 +159,7 @@ class Composer:
         self._seq += 1
         self._entries.append(_Entry(self._seq, text, self._last))
         self._last = text[-1]
-        return Composed(self._seq, command, phrase, text, (Insert(text),))
+        return Composed(self._seq, command, phrase, text, Edit(insert=text))
 
     def _join(self, text: str) -> str:
         last = self._last
@@ -180,14 +172,12 @@ class Composer:
         return " " + text
 
 
-def apply_edits(document: str, edits: tuple[Edit, ...]) -> str:
-    """The document after ``edits`` (what a text box shows once they are typed)."""
-    for edit in edits:
-        if isinstance(edit, Insert):
-            document += edit.text
-        elif document.endswith(edit.text):
-            document = document[: len(document) - len(edit.text)]
-    return document
+def apply_edit(document: str, edit: Edit) -> str:
+    """The document after ``edit`` (what a text box shows once it is typed); text to erase
+    that is no longer at the end stays."""
+    if edit.erase and document.endswith(edit.erase):
+        document = document[: len(document) - len(edit.erase)]
+    return document + edit.insert
 
 
 def _capitalise(text: str) -> str:

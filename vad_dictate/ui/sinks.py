@@ -26,7 +26,7 @@ from vad_dictate.client.actions import (
 )
 from vad_dictate.client.assembler import Committed
 from vad_dictate.errors import ConfigError
-from vad_dictate.ui.composer import Composed, Composer, Edit, Insert
+from vad_dictate.ui.composer import Composed, Composer, Edit
 from vad_dictate.ui.history import History
 
 
@@ -35,7 +35,7 @@ class TextTarget(Protocol):
 
     name: str
 
-    def apply(self, edits: tuple[Edit, ...]) -> None: ...
+    def apply(self, edit: Edit) -> None: ...
 
     def close(self) -> None: ...
 
@@ -140,9 +140,9 @@ class UtteranceSink:
             os.close(devnull)
 
     def _apply(self, composed: Composed) -> None:
-        if composed.edits:
+        if composed.edit is not None:
             for target in self._targets:
-                target.apply(composed.edits)
+                target.apply(composed.edit)
 
     def _record(self, composed: Composed, said: str, where: dict[str, Any]) -> None:
         if self._history is None:
@@ -175,15 +175,13 @@ class AppendTarget:
         self._wrote = False
         self._last = b""
 
-    def apply(self, edits: tuple[Edit, ...]) -> None:
-        """Append inserted text; erase text by cutting it off the end, if it is still there."""
-        for edit in edits:
-            data = edit.text.encode()
-            if isinstance(edit, Insert):
-                self._file.write(data)
-                self._wrote = True
-            else:
-                self._erase(data)
+    def apply(self, edit: Edit) -> None:
+        """Erase text by cutting it off the end, if it is still there; append inserted text."""
+        if edit.erase:
+            self._erase(edit.erase.encode())
+        if edit.insert:
+            self._file.write(edit.insert.encode())
+            self._wrote = True
         self._file.flush()
         self._last = self._tail(1)
 

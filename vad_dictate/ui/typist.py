@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from vad_dictate.ui.composer import Edit, Erase
+from vad_dictate.ui.composer import Edit
 
 TOOL_TIMEOUT_S = 10.0
 CLIPBOARD_WAIT_S = 1.0  # longest wait for a new clipboard owner to take over
@@ -163,10 +163,9 @@ class Typist:
         self._thread = threading.Thread(target=self._loop, name=f"vad-dictate-{mode}", daemon=True)
         self._thread.start()
 
-    def apply(self, edits: tuple[Edit, ...]) -> None:
-        """Queue the edits of one utterance or command."""
-        for edit in edits:
-            self._queue.put(edit)
+    def apply(self, edit: Edit) -> None:
+        """Queue the edit of one utterance or command."""
+        self._queue.put(edit)
 
     def close(self) -> None:
         """Finish what is queued, then stop the thread."""
@@ -177,12 +176,10 @@ class Typist:
         while (edit := self._queue.get()) is not None:
             time.sleep(self.delay_s)  # let the user release the keys of a hotkey first
             with contextlib.suppress(Exception):  # a worker must never die silently mid-session
-                if isinstance(edit, Erase):
-                    self._erase(len(edit.text))
-                elif self.mode == "type":
-                    self._type(edit.text)
-                else:
-                    self._paste(edit.text)
+                if edit.erase:
+                    self._erase(len(edit.erase))
+                if edit.insert:
+                    (self._type if self.mode == "type" else self._paste)(edit.insert)
 
     def _with_typer(self, make: Callable[[str], Command]) -> bool:
         order = [self._working] if self._working else []
