@@ -187,3 +187,23 @@ def test_turn_counts_stopped_calls_apart() -> None:
     row = turn.judge("smart", track, smart, turn.printed_lines(track, smart.finals, 10, 1300))
     assert (row.words_lost, row.one_word_sent) == (0, row.one_word_total)
     assert 0 <= turn.stopped_cpu(model, track.audio[:RATE], 0.0) < 1.0
+
+
+def test_pause_words_decodes_up_to_each_pause() -> None:
+    """The pause-words benchmark finds every inserted pause and sentence end of the track and
+    judges real decodes of the first sentence (Whisper tiny.en)."""
+    pytest.importorskip("faster_whisper", reason="the whisper extra is not installed")
+    from benchmarks import pause_words
+    from benchmarks.turn import dictation
+    from vad_dictate.engines.whisper import WhisperEngine
+    from vad_dictate.vad.turn import sounds_finished
+
+    track = dictation(rounds=1)
+    kinds = [kind for kind, _, _ in pause_words.points(track)]
+    assert kinds.count("pause") == len(track.pauses) > 0
+    assert kinds.count("end") == len(track.sentence_ends) > 0
+    found = pause_words.judge(WhisperEngine(), track, limit=2)
+    assert [p.kind for p in found] == kinds[:2] and kinds[0] == "pause"
+    assert all(p.text and p.verdict == sounds_finished(p.text) for p in found)
+    table = pause_words.summarize(found)
+    assert "| inserted mid-phrase | 1 |" in table or "| inserted mid-phrase | 2 |" in table
