@@ -1,4 +1,4 @@
-"""Benchmark 10: could the offline server's early decode tell a pause that ends a sentence?
+"""Benchmark 8: could the offline server's early decode tell a pause that ends a sentence?
 
 ``python -m benchmarks.pause_words`` prints a markdown table. The local Whisper server starts
 an utterance's final decode 150 ms into every pause (``WhisperRecognizer.pause``), so it has
