@@ -166,6 +166,16 @@ def test_unknown_fields_are_ignored() -> None:
     assert isinstance(ev, proto.FinalResult) and ev.transcript == "Paris at a moment's notice."
 
 
+def test_null_flags_and_strings_read_as_their_defaults() -> None:
+    msg = json.loads(load("results-final-speechfinal-loreline-paris.json"))
+    msg.update(speech_final=None, from_finalize=None)
+    ev = proto.parse_server_message(json.dumps(msg))
+    assert isinstance(ev, proto.FinalResult)
+    assert (ev.speech_final, ev.from_finalize) == (False, False)
+    err = proto.parse_server_message('{"type":"Error","variant":null,"description":"bad"}')
+    assert err == proto.ServerError("", "bad")
+
+
 @pytest.mark.parametrize(
     ("mutate", "reason"),
     [
